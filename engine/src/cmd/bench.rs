@@ -1,0 +1,162 @@
+//! `revintel bench`: the speed and memory targets, measured against a
+//! baseline taken in the same run (run it on a release build).
+//!
+//! * whole-process `sql -c "SELECT count(*) FROM deals"` on the demo data,
+//!   against the bare process start (`revintel --version`); target ≤ 300 ms;
+//! * `seed --deals N` (default 1,000,000): wall time and peak memory, against
+//!   writing the same bytes with a plain buffered copy; targets ≤ 15 s and
+//!   ≤ 2 GiB.
+
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Deals for the seed benchmark.
+    #[arg(long, default_value_t = 1_000_000)]
+    deals: usize,
+    /// Runs of each whole-process SQL measurement.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Scratch folder (default: a new folder under the system temp dir).
+    #[arg(long, value_name = "DIR")]
+    scratch: Option<PathBuf>,
+}
+
+/// Wall time and peak resident memory of a finished child process.
+struct ChildRun {
+    wall: Duration,
+    peak_rss_bytes: u64,
+}
+
+fn run_child(exe: &Path, args: &[&str], cwd: &Path) -> anyhow::Result<ChildRun> {
+    let started = Instant::now();
+    let child = Command::new(exe)
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own unwaited child; both pointers are valid for writes.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    if waited != pid {
+        bail!(
+            "waiting for {}: {}",
+            exe.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("`revintel {}` failed (status {status})", args.join(" "));
+    }
+    // Linux reports ru_maxrss in KiB.
+    Ok(ChildRun {
+        wall,
+        peak_rss_bytes: usage.ru_maxrss as u64 * 1024,
+    })
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
+    xs.sort();
+    let i = ((xs.len() as f64 - 1.0) * p).round() as usize;
+    xs[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build; run `cargo run --release -- bench` for real figures"
+        );
+    }
+    let exe = std::env::current_exe().context("finding the revintel binary")?;
+    let scratch = match args.scratch {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("revintel-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&scratch)?;
+    let runs = args.runs.max(1);
+
+    // 1. Whole-process SQL on the demo data.
+    let demo = scratch.join("demo");
+    std::fs::create_dir_all(&demo)?;
+    run_child(&exe, &["seed"], &demo)?;
+    let mut baseline = Vec::with_capacity(runs);
+    let mut query = Vec::with_capacity(runs);
+    run_child(&exe, &["sql", "-c", "SELECT count(*) FROM deals"], &demo)?; // warm the page cache
+    for _ in 0..runs {
+        baseline.push(run_child(&exe, &["--version"], &demo)?.wall);
+        query.push(run_child(&exe, &["sql", "-c", "SELECT count(*) FROM deals"], &demo)?.wall);
+    }
+    let (b50, q50, q95) = (
+        median(baseline),
+        median(query.clone()),
+        percentile(query, 0.95),
+    );
+    println!("sql -c \"SELECT count(*) FROM deals\" on demo data ({runs} runs, whole process):");
+    println!(
+        "  median {:.1} ms, p95 {:.1} ms; baseline `revintel --version` {:.1} ms; ratio {:.1}x; target <= 300 ms: {}",
+        ms(q50),
+        ms(q95),
+        ms(b50),
+        q50.as_secs_f64() / b50.as_secs_f64(),
+        if ms(q50) <= 300.0 { "met" } else { "NOT met" }
+    );
+
+    // 2. Seeding a large data set.
+    let big = scratch.join("big");
+    let deals = args.deals.to_string();
+    let seed = run_child(
+        &exe,
+        &[
+            "seed",
+            "--deals",
+            &deals,
+            "--out",
+            big.to_str().context("scratch path is UTF-8")?,
+        ],
+        &scratch,
+    )?;
+    let bytes: u64 = std::fs::read_dir(&big)?
+        .map(|e| e.and_then(|e| e.metadata()).map(|m| m.len()))
+        .sum::<Result<u64, _>>()?;
+    let copy_dir = scratch.join("copy");
+    std::fs::create_dir_all(&copy_dir)?;
+    let started = Instant::now();
+    for entry in std::fs::read_dir(&big)? {
+        let path = entry?.path();
+        let data = std::fs::read(&path)?;
+        std::fs::write(copy_dir.join(path.file_name().context("file name")?), data)?;
+    }
+    let copy = started.elapsed();
+    let gib = seed.peak_rss_bytes as f64 / (1u64 << 30) as f64;
+    println!("seed --deals {deals}:");
+    println!(
+        "  {:.2} s, peak RSS {:.2} GiB, {:.0} MB written; baseline: reading and writing the same bytes {:.2} s; ratio {:.1}x; targets <= 15 s: {}, <= 2 GiB: {}",
+        seed.wall.as_secs_f64(),
+        gib,
+        bytes as f64 / 1e6,
+        copy.as_secs_f64(),
+        seed.wall.as_secs_f64() / copy.as_secs_f64(),
+        if seed.wall.as_secs_f64() <= 15.0 { "met" } else { "NOT met" },
+        if gib <= 2.0 { "met" } else { "NOT met" }
+    );
+    std::fs::remove_dir_all(&scratch).ok();
+    Ok(ExitCode::SUCCESS)
+}

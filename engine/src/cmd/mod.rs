@@ -1,0 +1,80 @@
+//! One module per subcommand, each with its own arguments.
+
+mod bench;
+mod repl;
+mod seed;
+mod sql;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use revintel::project::Project;
+use revintel::session::Session;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Revenue intelligence for sales pipelines: SQL over CRM data, deal scores
+/// and briefings. Read-only: it never writes to a CRM.
+#[derive(Debug, Parser)]
+#[command(name = "revintel", version, about)]
+pub struct Cli {
+    /// Use this config instead of looking for revintel.toml.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// The date to describe the pipeline as of (YYYY-MM-DD); default: the
+    /// config's, else the data's own.
+    #[arg(long, global = true, value_name = "DATE", value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+    /// Fail when any input row is rejected instead of reporting it.
+    #[arg(long, global = true)]
+    strict: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate the deterministic demo data set.
+    Seed(seed::SeedArgs),
+    /// Query the pipeline with SQL: one-shot (-c, -f) or an interactive shell.
+    Sql(sql::SqlArgs),
+    /// Measure the speed and memory targets against same-run baselines.
+    Bench(bench::BenchArgs),
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    revintel::sources::csv_file::parse_iso_date(s)
+        .ok_or_else(|| format!("`{s}` is not a date; expected YYYY-MM-DD"))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the working folder")?;
+    let mut project = Project::discover(&cwd, cli.config.as_deref())?;
+    if let Some(as_of) = cli.as_of {
+        project.as_of = Some(as_of);
+    }
+    project.strict |= cli.strict;
+    match cli.command {
+        Command::Seed(args) => seed::run(&project, args, cli.as_of),
+        Command::Sql(args) => sql::run(&project, args).await,
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+/// Opens the project's session, generating demo data first when needed and
+/// warning about rejected rows (they stay queryable in `load_rejects`).
+pub async fn open_session(project: &Project) -> anyhow::Result<Session> {
+    revintel::demo::ensure_demo_data(project)?;
+    let session = Session::open(project).await?;
+    for file in &session.load.files {
+        if let Some(first) = file.rejected.first() {
+            eprintln!(
+                "warning: {}: {} of {} rows rejected (first: {first}); see `SELECT * FROM load_rejects`",
+                file.file.display(),
+                file.rows_rejected(),
+                file.rows_read,
+            );
+        }
+    }
+    Ok(session)
+}

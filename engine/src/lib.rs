@@ -1,0 +1,16 @@
+//! revintel: revenue intelligence for sales pipelines.
+//!
+//! The library behind the `revintel` binary: where data comes from
+//! ([`sources`]), the project and its config ([`project`]), the SQL session
+//! over the pipeline ([`session`]), running user SQL read-only ([`query`],
+//! [`readonly`]) and printing results ([`output`]). The demo data generator
+//! lives in [`seed`].
+
+pub mod demo;
+pub mod output;
+pub mod project;
+pub mod query;
+pub mod readonly;
+pub mod seed;
+pub mod session;
+pub mod sources;

@@ -1,0 +1,183 @@
+//! Where a project's data, models and outputs live, and its as-of date.
+//!
+//! A project is a folder, optionally with a `revintel.toml`. Without one the
+//! bundled demo data in `seeds/` is used (generated on first use), so every
+//! command works on a fresh clone.
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The config file looked for in the working folder and its parents.
+pub const CONFIG_FILE: &str = "revintel.toml";
+
+/// `revintel.toml`, as written by users. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The date the pipeline is described as of (`YYYY-MM-DD`).
+    pub as_of: Option<String>,
+    /// Refuse to run when any row is rejected, instead of reporting it.
+    pub strict: Option<bool>,
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    #[serde(default)]
+    pub paths: PathsConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// A folder holding `deals.csv`, `accounts.csv`, `reps.csv`,
+    /// `products.csv` and `stage_history.csv`.
+    pub folder: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    pub models: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{}: cannot read the config: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: `as_of = \"{value}\"` is not a date; expected YYYY-MM-DD", path.display())]
+    AsOf { path: PathBuf, value: String },
+}
+
+/// A resolved project: absolute folders and settings.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    /// The config file used, if any.
+    pub config: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub models_dir: PathBuf,
+    pub out_dir: PathBuf,
+    /// The as-of date from the config; when absent the data's own is used.
+    pub as_of: Option<NaiveDate>,
+    pub strict: bool,
+    /// True when no source is configured and the bundled demo data is used.
+    pub is_demo: bool,
+}
+
+impl Project {
+    /// Resolves the project from an explicit config path, or by looking for
+    /// [`CONFIG_FILE`] from `cwd` upwards, or else as the demo project in `cwd`.
+    pub fn discover(cwd: &Path, explicit: Option<&Path>) -> Result<Project, ProjectError> {
+        let config = match explicit {
+            Some(p) => Some(cwd.join(p)),
+            None => cwd
+                .ancestors()
+                .map(|d| d.join(CONFIG_FILE))
+                .find(|p| p.is_file()),
+        };
+        match config {
+            Some(path) => Self::from_config(&path),
+            None => Ok(Self::demo(cwd)),
+        }
+    }
+
+    /// The demo project rooted at `root`: data in `seeds/`.
+    pub fn demo(root: &Path) -> Project {
+        Project {
+            root: root.to_path_buf(),
+            config: None,
+            data_dir: root.join("seeds"),
+            models_dir: root.join("models"),
+            out_dir: root.join("out"),
+            as_of: None,
+            strict: false,
+            is_demo: true,
+        }
+    }
+
+    fn from_config(path: &Path) -> Result<Project, ProjectError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| ProjectError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let as_of = match file.as_of {
+            Some(value) => Some(crate::sources::csv_file::parse_iso_date(&value).ok_or(
+                ProjectError::AsOf {
+                    path: path.to_path_buf(),
+                    value,
+                },
+            )?),
+            None => None,
+        };
+        let is_demo = file.sources.folder.is_none();
+        let data_dir = root.join(file.sources.folder.unwrap_or_else(|| "seeds".into()));
+        Ok(Project {
+            config: Some(path.to_path_buf()),
+            data_dir,
+            models_dir: root.join(file.paths.models.unwrap_or_else(|| "models".into())),
+            out_dir: root.join(file.paths.out.unwrap_or_else(|| "out".into())),
+            as_of,
+            strict: file.strict.unwrap_or(false),
+            is_demo,
+            root,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_config_means_demo_in_seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::discover(dir.path(), None).unwrap();
+        assert!(p.is_demo);
+        assert_eq!(p.data_dir, dir.path().join("seeds"));
+    }
+
+    #[test]
+    fn config_sets_folders_and_as_of() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "as_of = \"2025-06-30\"\n[sources]\nfolder = \"crm\"\n[paths]\nout = \"reports\"\n",
+        )
+        .unwrap();
+        let sub = dir.path().join("nested");
+        std::fs::create_dir(&sub).unwrap();
+        let p = Project::discover(&sub, None).unwrap();
+        assert!(!p.is_demo);
+        assert_eq!(p.data_dir, dir.path().join("crm"));
+        assert_eq!(p.out_dir, dir.path().join("reports"));
+        assert_eq!(p.as_of, NaiveDate::from_ymd_opt(2025, 6, 30));
+    }
+
+    #[test]
+    fn bad_config_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "as_of = \"June\"\n").unwrap();
+        let err = Project::discover(dir.path(), None).unwrap_err().to_string();
+        assert!(
+            err.contains("revintel.toml") && err.contains("June"),
+            "{err}"
+        );
+        std::fs::write(dir.path().join(CONFIG_FILE), "[sources\n").unwrap();
+        let err = Project::discover(dir.path(), None).unwrap_err().to_string();
+        assert!(
+            err.contains("revintel.toml") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+}

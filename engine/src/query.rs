@@ -1,0 +1,284 @@
+//! Running user SQL: parse, apply the read-only rule, plan, execute — and
+//! when something is wrong, say where in the statement.
+
+use crate::readonly::{self, Refusal};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParserBuilder, Statement};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use std::fmt;
+
+/// A place in the SQL text, 1-based like sqlparser's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub line: u64,
+    pub column: u64,
+    /// Width of the offending part, at least 1.
+    pub width: u64,
+}
+
+/// What went wrong with a statement, and where.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("syntax error: {message}")]
+    Syntax {
+        message: String,
+        location: Option<Location>,
+    },
+    #[error("{refusal}")]
+    ReadOnly {
+        refusal: Refusal,
+        location: Option<Location>,
+    },
+    #[error("{message}")]
+    Plan {
+        message: String,
+        location: Option<Location>,
+        source: DataFusionError,
+    },
+    #[error("{source}")]
+    Execution { source: DataFusionError },
+    #[error("no SQL statement given")]
+    Empty,
+}
+
+impl QueryError {
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            QueryError::Syntax { location, .. }
+            | QueryError::ReadOnly { location, .. }
+            | QueryError::Plan { location, .. } => *location,
+            _ => None,
+        }
+    }
+
+    /// The message with the offending line of `sql` and a caret under the
+    /// location, in the style of a compiler diagnostic. `origin` names where
+    /// the SQL came from (a file path, or e.g. `<command line>`).
+    pub fn render(&self, sql: &str, origin: &str) -> String {
+        let mut out = format!("error: {self}");
+        if let Some(loc) = self.location() {
+            if let Some(text) = sql.lines().nth(loc.line.saturating_sub(1) as usize) {
+                let gutter = loc.line.to_string();
+                let pad = " ".repeat(gutter.len());
+                let caret_pad = " ".repeat(loc.column.saturating_sub(1) as usize);
+                let carets = "^".repeat(loc.width.max(1) as usize);
+                out.push_str(&format!(
+                    "\n{pad}--> {origin}:{}:{} (line {}, column {})\n{pad} |\n{gutter} | {text}\n{pad} | {caret_pad}{carets}",
+                    loc.line, loc.column, loc.line, loc.column
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// One statement's result.
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl fmt::Debug for QueryResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows: usize = self.batches.iter().map(|b| b.num_rows()).sum();
+        write!(f, "QueryResult({rows} rows)")
+    }
+}
+
+/// Parses `sql` into statements; an empty text is an error.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, QueryError> {
+    let dialect = GenericDialect {};
+    let statements = DFParserBuilder::new(sql)
+        .with_dialect(&dialect)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| syntax_error_in(sql, e))?;
+    if statements.is_empty() {
+        return Err(QueryError::Empty);
+    }
+    Ok(statements.into_iter().collect())
+}
+
+/// Runs every statement of `sql` in order, refusing any that would write;
+/// nothing runs if any statement fails to parse or is refused.
+pub async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<QueryResult>, QueryError> {
+    let statements = parse(sql)?;
+    for statement in &statements {
+        readonly::check(statement).map_err(|refusal| QueryError::ReadOnly {
+            refusal,
+            location: statement_start(statement),
+        })?;
+    }
+    let mut results = Vec::with_capacity(statements.len());
+    for statement in statements {
+        results.push(run_statement(ctx, statement).await?);
+    }
+    Ok(results)
+}
+
+async fn run_statement(
+    ctx: &SessionContext,
+    statement: Statement,
+) -> Result<QueryResult, QueryError> {
+    let state = ctx.state();
+    let plan = state
+        .statement_to_plan(statement)
+        .await
+        .map_err(plan_error)?;
+    // Second line of defence behind `readonly::check`.
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(&plan)
+        .map_err(plan_error)?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(plan_error)?;
+    let schema: SchemaRef = df.schema().inner().clone();
+    let batches = df
+        .collect()
+        .await
+        .map_err(|source| QueryError::Execution { source })?;
+    Ok(QueryResult { schema, batches })
+}
+
+fn statement_start(statement: &Statement) -> Option<Location> {
+    use datafusion::sql::sqlparser::ast::Spanned;
+    match statement {
+        Statement::Statement(s) => {
+            let span = s.span();
+            (span.start.line > 0).then_some(Location {
+                line: span.start.line,
+                column: span.start.column,
+                width: 1,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// sqlparser reports positions only inside its message ("… at Line: 3, Column: 14").
+/// sqlparser gives no position when the text ends too early; the end of the
+/// text is where the missing part belongs.
+fn syntax_error_in(sql: &str, e: DataFusionError) -> QueryError {
+    let mut err = syntax_error(e);
+    if let QueryError::Syntax { message, location } = &mut err {
+        if location.is_none() && message.ends_with("found: EOF") {
+            let trimmed = sql.trim_end();
+            let line = trimmed.lines().count().max(1) as u64;
+            let column = trimmed.lines().last().map_or(0, |l| l.chars().count()) as u64 + 1;
+            *location = Some(Location {
+                line,
+                column,
+                width: 1,
+            });
+        }
+    }
+    err
+}
+
+fn syntax_error(e: DataFusionError) -> QueryError {
+    let message = e.strip_backtrace();
+    let message = message
+        .trim_start_matches("SQL error: ")
+        .trim_start_matches("ParserError(\"")
+        .trim_end_matches("\")")
+        .trim_start_matches("sql parser error: ")
+        .to_string();
+    let location = parse_position(&message);
+    let message = match message.find(" at Line: ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    QueryError::Syntax { message, location }
+}
+
+fn parse_position(message: &str) -> Option<Location> {
+    let rest = &message[message.find("Line: ")? + "Line: ".len()..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some(Location {
+        line: line.trim().parse().ok()?,
+        column: column.parse().ok()?,
+        width: 1,
+    })
+}
+
+fn plan_error(e: DataFusionError) -> QueryError {
+    let (message, location) = match e.diagnostic() {
+        Some(d) => {
+            let location = d.span.and_then(|span| {
+                (span.start.line > 0).then(|| Location {
+                    line: span.start.line,
+                    column: span.start.column,
+                    width: if span.end.line == span.start.line
+                        && span.end.column > span.start.column
+                    {
+                        span.end.column - span.start.column
+                    } else {
+                        1
+                    },
+                })
+            });
+            (d.message.clone(), location)
+        }
+        None => (e.strip_backtrace(), None),
+    };
+    QueryError::Plan {
+        message,
+        location,
+        source: e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_carry_their_position() {
+        let sql = "SELECT amount\nFROM deals WHERE amount >";
+        let err = parse(sql).unwrap_err();
+        let loc = err.location().expect("a syntax error has a location");
+        assert_eq!(loc.line, 2);
+        let shown = err.render(sql, "q.sql");
+        assert!(
+            shown.contains("--> q.sql:2:") && shown.contains("2 | FROM deals"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("Line: "),
+            "position is not repeated in the message: {shown}"
+        );
+
+        let sql = "SELECT amount\nFROM deals WHERE amount > > 3";
+        let loc = parse(sql).unwrap_err().location().expect("located");
+        assert_eq!((loc.line, loc.column), (2, 27));
+    }
+
+    #[tokio::test]
+    async fn unknown_column_points_at_the_column() {
+        let ctx = SessionContext::new_with_config(
+            datafusion::prelude::SessionConfig::new()
+                .set_bool("datafusion.sql_parser.collect_spans", true),
+        );
+        ctx.sql("SELECT 1").await.unwrap();
+        let sql = "SELECT 1 AS a,\n       nope FROM (SELECT 1 AS b) t";
+        let err = run(&ctx, sql).await.unwrap_err();
+        let loc = err.location().expect("planning error has a location");
+        assert_eq!((loc.line, loc.column), (2, 8), "{}", err.render(sql, "t"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_statement_stops_the_whole_script() {
+        let ctx = SessionContext::new();
+        let err = run(&ctx, "SELECT 1; CREATE TABLE t AS SELECT 1;")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, QueryError::ReadOnly { .. }));
+        assert!(!ctx.table_exist("t").unwrap());
+    }
+}

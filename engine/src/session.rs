@@ -1,0 +1,187 @@
+//! The DataFusion session over a project's pipeline.
+//!
+//! Registers every entity as a table, the derived views (`deal_features`),
+//! and the load report, with the information schema on so `SHOW TABLES` and
+//! `DESCRIBE` work. Spans are collected so planning errors can point at the
+//! offending part of a statement.
+
+use crate::project::Project;
+use crate::sources::{self, Entity, LoadReport, LoadedTable, SourceError};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, Date32Array, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::path::PathBuf;
+use std::sync::Arc;
+use udfs::features::{deal_features_sql, ActivitySource};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("registering `{name}`: {source}")]
+    Register {
+        name: String,
+        #[source]
+        source: DataFusionError,
+    },
+    #[error("{}: no pipeline data here (missing {file}); run `revintel seed` for demo data or set [sources] in revintel.toml", dir.display())]
+    NoData { dir: PathBuf, file: &'static str },
+}
+
+/// A ready SQL session and what went into it.
+pub struct Session {
+    pub ctx: SessionContext,
+    pub as_of: NaiveDate,
+    pub load: LoadReport,
+}
+
+/// The names of the derived views, in registration order.
+pub const VIEWS: [&str; 1] = ["deal_features"];
+
+impl Session {
+    /// Loads the project's sources and builds the session.
+    pub async fn open(project: &Project) -> Result<Session, SessionError> {
+        if !project.data_dir.join(Entity::Deals.file_name()).is_file() {
+            return Err(SessionError::NoData {
+                dir: project.data_dir.clone(),
+                file: Entity::Deals.file_name(),
+            });
+        }
+        let (tables, load) = sources::load_folder(&project.data_dir, project.strict)?;
+        let as_of = project
+            .as_of
+            .or_else(|| crate::demo::manifest_as_of(&project.data_dir))
+            .or_else(|| latest_history_date(&tables))
+            .unwrap_or_else(|| chrono::Local::now().date_naive());
+        Session::from_tables(tables, load, as_of).await
+    }
+
+    /// Builds a session over already loaded tables.
+    pub async fn from_tables(
+        tables: Vec<LoadedTable>,
+        load: LoadReport,
+        as_of: NaiveDate,
+    ) -> Result<Session, SessionError> {
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .set_bool("datafusion.sql_parser.collect_spans", true);
+        let ctx = SessionContext::new_with_config(config);
+        for table in tables {
+            register_batch(&ctx, table.entity.table(), table.batch)?;
+        }
+        let (summary, rejects) = load_report_batches(&load);
+        register_batch(&ctx, "load_report", summary)?;
+        register_batch(&ctx, "load_rejects", rejects)?;
+
+        let features = deal_features_sql(as_of, ActivitySource::AsOfSnapshot);
+        let register_err = |source| SessionError::Register {
+            name: "deal_features".into(),
+            source,
+        };
+        let plan = ctx
+            .state()
+            .create_logical_plan(&features)
+            .await
+            .map_err(register_err)?;
+        ctx.register_table(
+            "deal_features",
+            Arc::new(datafusion::catalog::view::ViewTable::new(
+                plan,
+                Some(features),
+            )),
+        )
+        .map_err(register_err)?;
+        Ok(Session { ctx, as_of, load })
+    }
+}
+
+fn register_batch(
+    ctx: &SessionContext,
+    name: &str,
+    batch: RecordBatch,
+) -> Result<(), SessionError> {
+    let err = |source| SessionError::Register {
+        name: name.to_string(),
+        source,
+    };
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(err)?;
+    ctx.register_table(name, Arc::new(table)).map_err(err)?;
+    Ok(())
+}
+
+/// The latest date any stage change happened: the data's natural as-of date
+/// when nothing else says.
+fn latest_history_date(tables: &[LoadedTable]) -> Option<NaiveDate> {
+    let history = tables.iter().find(|t| t.entity == Entity::StageHistory)?;
+    let entered = history
+        .batch
+        .column_by_name("entered_at")?
+        .as_any()
+        .downcast_ref::<Date32Array>()?;
+    let max = datafusion::arrow::compute::max(entered)?;
+    Date32Array::from(vec![max]).value_as_date(0)
+}
+
+/// `load_report` (one row per file) and `load_rejects` (one row per rejected row).
+fn load_report_batches(load: &LoadReport) -> (RecordBatch, RecordBatch) {
+    let text = |values: Vec<Option<String>>| -> ArrayRef { Arc::new(StringArray::from(values)) };
+    let count = |values: Vec<u64>| -> ArrayRef { Arc::new(UInt64Array::from(values)) };
+    let files = &load.files;
+    let summary_schema = Arc::new(Schema::new(vec![
+        Field::new("table_name", DataType::Utf8, true),
+        Field::new("file", DataType::Utf8, true),
+        Field::new("rows_read", DataType::UInt64, false),
+        Field::new("rows_loaded", DataType::UInt64, false),
+        Field::new("rows_rejected", DataType::UInt64, false),
+    ]));
+    let summary = RecordBatch::try_new(
+        summary_schema,
+        vec![
+            text(files.iter().map(|f| Some(f.table.clone())).collect()),
+            text(
+                files
+                    .iter()
+                    .map(|f| Some(f.file.display().to_string()))
+                    .collect(),
+            ),
+            count(files.iter().map(|f| f.rows_read).collect()),
+            count(files.iter().map(|f| f.rows_loaded).collect()),
+            count(files.iter().map(|f| f.rows_rejected()).collect()),
+        ],
+    )
+    .expect("load_report columns match their schema");
+
+    let rows: Vec<(&str, &sources::RejectedRow)> = files
+        .iter()
+        .flat_map(|f| f.rejected.iter().map(move |r| (f.table.as_str(), r)))
+        .collect();
+    let rejects_schema = Arc::new(Schema::new(vec![
+        Field::new("table_name", DataType::Utf8, true),
+        Field::new("file", DataType::Utf8, true),
+        Field::new("line", DataType::UInt64, false),
+        Field::new("field", DataType::Utf8, true),
+        Field::new("value", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, true),
+    ]));
+    let rejects = RecordBatch::try_new(
+        rejects_schema,
+        vec![
+            text(rows.iter().map(|(t, _)| Some(t.to_string())).collect()),
+            text(
+                rows.iter()
+                    .map(|(_, r)| Some(r.file.display().to_string()))
+                    .collect(),
+            ),
+            count(rows.iter().map(|(_, r)| r.line).collect()),
+            text(rows.iter().map(|(_, r)| r.field.clone()).collect()),
+            text(rows.iter().map(|(_, r)| r.value.clone()).collect()),
+            text(rows.iter().map(|(_, r)| Some(r.reason.clone())).collect()),
+        ],
+    )
+    .expect("load_rejects columns match their schema");
+    (summary, rejects)
+}

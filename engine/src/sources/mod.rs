@@ -1,0 +1,87 @@
+//! Where pipeline data comes from and how it becomes Arrow tables.
+//!
+//! Every loader maps its input onto the canonical [`entities`] and returns a
+//! [`LoadReport`] next to the data, so rejected rows are visible instead of
+//! lost.
+
+pub mod csv_file;
+pub mod entities;
+pub mod report;
+
+pub use entities::{Column, ColumnType, Entity};
+pub use report::{FileLoad, LoadReport, RejectedRow};
+
+use datafusion::arrow::record_batch::RecordBatch;
+use std::path::{Path, PathBuf};
+
+/// A failure that stops a load as a whole (as opposed to a rejected row).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{}: cannot read the file: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: line 1: required column `{column}` is missing from the header (found: {found})", path.display())]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
+    #[error("{}: the file is empty; expected a header line with columns {expected}", path.display())]
+    Empty { path: PathBuf, expected: String },
+    #[error("{}: line {line}: {message}", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{}: {rejected} of {read} rows were rejected and strict loading is on; first: {first}", path.display())]
+    Strict {
+        path: PathBuf,
+        read: u64,
+        rejected: u64,
+        first: Box<RejectedRow>,
+    },
+    #[error("building the `{table}` table: {source}")]
+    Arrow {
+        table: String,
+        #[source]
+        source: datafusion::arrow::error::ArrowError,
+    },
+}
+
+/// One entity's rows, ready to register as a table.
+#[derive(Debug, Clone)]
+pub struct LoadedTable {
+    pub entity: Entity,
+    pub batch: RecordBatch,
+}
+
+/// Loads all five entities from a folder of CSV files named by
+/// [`Entity::file_name`] (the layout `revintel seed` writes).
+pub fn load_folder(
+    dir: &Path,
+    strict: bool,
+) -> Result<(Vec<LoadedTable>, LoadReport), SourceError> {
+    let mut tables = Vec::with_capacity(Entity::ALL.len());
+    let mut report = LoadReport::default();
+    for entity in Entity::ALL {
+        let path = dir.join(entity.file_name());
+        let (batch, load) = csv_file::load_csv(&path, entity)?;
+        if strict {
+            if let Some(first) = load.rejected.first() {
+                return Err(SourceError::Strict {
+                    path,
+                    read: load.rows_read,
+                    rejected: load.rows_rejected(),
+                    first: Box::new(first.clone()),
+                });
+            }
+        }
+        tables.push(LoadedTable { entity, batch });
+        report.files.push(load);
+    }
+    Ok((tables, report))
+}

@@ -1,0 +1,332 @@
+//! End-to-end runs of the `revintel` binary: seeding, one-shot SQL in every
+//! format, the read-only rule, located errors, bad input and the shell.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn revintel(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_revintel"))
+        .args(args)
+        .current_dir(dir)
+        .env("REVINTEL_HISTORY", dir.join(".history"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny")
+}
+
+/// A project folder with a copy of the tiny fixture, safe to damage.
+fn tiny_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// A demo project with a small seeded data set.
+fn seeded_project(deals: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let o = revintel(dir.path(), &["seed", "--deals", deals, "--seed", "7"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    dir
+}
+
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn seed_is_deterministic_and_reported() {
+    let a = seeded_project("400");
+    let b = seeded_project("400");
+    let fa = files_of(&a.path().join("seeds"));
+    let fb = files_of(&b.path().join("seeds"));
+    let names: Vec<_> = fa.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "accounts.csv",
+        "deals.csv",
+        "manifest.json",
+        "products.csv",
+        "reps.csv",
+        "stage_history.csv",
+    ] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    assert_eq!(fa, fb, "same seed and arguments give byte-identical files");
+
+    let c = tempfile::tempdir().unwrap();
+    let o = revintel(c.path(), &["seed", "--deals", "400", "--seed", "8"]);
+    assert!(o.status.success());
+    let fc = files_of(&c.path().join("seeds"));
+    let deals =
+        |f: &[(String, Vec<u8>)]| f.iter().find(|(n, _)| n == "deals.csv").unwrap().1.clone();
+    assert_ne!(deals(&fa), deals(&fc), "another seed gives other data");
+}
+
+#[test]
+fn sql_answers_in_every_format() {
+    let dir = seeded_project("400");
+    let sql = "SELECT outcome, count(*) AS n FROM deals GROUP BY outcome ORDER BY outcome";
+
+    let o = revintel(dir.path(), &["sql", "-c", sql, "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut reader = csv::Reader::from_reader(o.stdout.as_slice());
+    assert_eq!(reader.headers().unwrap(), vec!["outcome", "n"]);
+    let rows: Vec<(String, u64)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].parse().unwrap())
+        })
+        .collect();
+    let outcomes: Vec<&str> = rows.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(outcomes, ["lost", "open", "won"]);
+    assert_eq!(rows.iter().map(|(_, n)| n).sum::<u64>(), 400);
+
+    let o = revintel(dir.path(), &["sql", "-c", sql, "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let array = json.as_array().unwrap();
+    assert_eq!(array.len(), 3);
+    for (obj, (outcome, n)) in array.iter().zip(&rows) {
+        assert_eq!(obj["outcome"], outcome.as_str());
+        assert_eq!(obj["n"].as_u64(), Some(*n));
+    }
+
+    let o = revintel(dir.path(), &["sql", "-c", sql]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(
+        table.contains("| outcome |") && table.contains("(3 rows)"),
+        "{table}"
+    );
+    for (outcome, n) in &rows {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains(outcome.as_str()) && l.contains(&n.to_string())),
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn sql_file_with_several_statements() {
+    let dir = seeded_project("300");
+    std::fs::write(
+        dir.path().join("q.sql"),
+        "-- two queries\nSELECT count(*) AS deals FROM deals;\nSELECT count(*) AS features FROM deal_features;\n",
+    )
+    .unwrap();
+    let o = revintel(dir.path(), &["sql", "-f", "q.sql", "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("deals\n300\nfeatures\n"), "{out}");
+}
+
+#[test]
+fn writes_are_refused_and_change_nothing() {
+    let dir = tiny_project();
+    let target = dir.path().join("copied.csv");
+    for (sql, kind) in [
+        ("DELETE FROM deals", "DELETE"),
+        ("INSERT INTO deals (deal_id) VALUES ('x')", "INSERT"),
+        ("UPDATE deals SET amount = 1", "UPDATE"),
+        ("DROP TABLE deals", "DROP TABLE"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE TABLE"),
+        (&format!("COPY deals TO '{}'", target.display()), "COPY"),
+    ] {
+        let o = revintel(dir.path(), &["sql", "-c", sql]);
+        assert!(!o.status.success(), "{sql} must fail");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("{kind} is not allowed")) && err.contains("read-only"),
+            "{sql}: {err}"
+        );
+    }
+    assert!(!target.exists(), "COPY wrote nothing");
+    let o = revintel(
+        dir.path(),
+        &["sql", "-c", "SELECT count(*) FROM deals", "--format", "csv"],
+    );
+    assert_eq!(stdout(&o), "count(*)\n7\n");
+}
+
+#[test]
+fn sql_errors_point_into_the_statement() {
+    let dir = tiny_project();
+    let o = revintel(
+        dir.path(),
+        &["sql", "-c", "SELECT deal_id,\n  amont FROM deals"],
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("amont") && err.contains("<command line>:2:3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 |   amont FROM deals") && err.contains("^^^^^"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.path().join("bad.sql"),
+        "SELECT 1;\nSELECT amount FROM deals WHERE;\n",
+    )
+    .unwrap();
+    let o = revintel(dir.path(), &["sql", "-f", "bad.sql"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("syntax error") && err.contains("bad.sql:2:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_file_is_named() {
+    let dir = tiny_project();
+    std::fs::remove_file(dir.path().join("reps.csv")).unwrap();
+    let o = revintel(dir.path(), &["sql", "-c", "SELECT 1"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("reps.csv") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_row_and_wrong_type_are_rejected_with_line_and_field() {
+    let dir = tiny_project();
+    let deals = dir.path().join("deals.csv");
+    let mut text = std::fs::read_to_string(&deals).unwrap();
+    // Line 9: one field short. Line 10: an amount that is not a number.
+    text.push_str("D8,Short row,A1,R1\n");
+    text.push_str("D9,Bad amount,A1,R1,P1,lots,USD,Prospecting,Pipeline,2025-06-10,2025-08-01,,open,Inbound,New Business,2025-06-11\n");
+    std::fs::write(&deals, text).unwrap();
+
+    let o = revintel(
+        dir.path(),
+        &["sql", "-c", "SELECT count(*) FROM deals", "--format", "csv"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "count(*)\n7\n");
+    let err = stderr(&o);
+    assert!(
+        err.contains("deals.csv") && err.contains("2 of 9 rows rejected"),
+        "{err}"
+    );
+    assert!(
+        err.contains("deals.csv:9") && err.contains("expected 16 fields"),
+        "{err}"
+    );
+
+    let o = revintel(
+        dir.path(),
+        &[
+            "sql",
+            "-c",
+            "SELECT line, field, reason FROM load_rejects ORDER BY line",
+            "--format",
+            "csv",
+        ],
+    );
+    let out = stdout(&o);
+    let mut rows = csv::Reader::from_reader(out.as_bytes())
+        .into_records()
+        .map(|r| r.unwrap());
+    let first = rows.next().unwrap();
+    assert_eq!((&first[0], &first[1]), ("9", ""));
+    let second = rows.next().unwrap();
+    assert_eq!((&second[0], &second[1]), ("10", "amount"));
+    assert!(
+        second[2].contains("column 6") && second[2].contains("`lots`"),
+        "{out}"
+    );
+
+    let o = revintel(dir.path(), &["sql", "--strict", "-c", "SELECT 1"]);
+    assert!(!o.status.success(), "strict loading refuses rejected rows");
+    assert!(stderr(&o).contains("deals.csv:9"), "{}", stderr(&o));
+}
+
+#[test]
+fn shell_survives_bad_statements_and_lists_tables() {
+    let dir = tiny_project();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_revintel"))
+        .args(["sql", "--format", "csv"])
+        .current_dir(dir.path())
+        .env("REVINTEL_HISTORY", dir.path().join(".history"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT nope FROM deals;\nDROP TABLE deals;\nSELECT count(*)\n  AS n\nFROM deals;\n\\d\n\\q\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(err.contains("nope"), "{err}");
+    assert!(err.contains("DROP TABLE is not allowed"), "{err}");
+    assert!(
+        out.contains("n\n7\n"),
+        "the multi-line statement ran after two bad ones: {out}"
+    );
+    assert!(
+        out.contains("deal_features") && out.contains("days_in_stage"),
+        "\\d lists views and columns: {out}"
+    );
+    assert!(
+        out.contains("stage_history") && out.contains("entered_at"),
+        "{out}"
+    );
+}
+
+#[test]
+fn demo_data_is_generated_on_first_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = revintel(
+        dir.path(),
+        &[
+            "sql",
+            "-c",
+            "SELECT count(*) AS n FROM deals",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("generating"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "n\n5000\n");
+    assert!(dir.path().join("seeds/deals.csv").is_file());
+}

@@ -330,3 +330,47 @@ fn demo_data_is_generated_on_first_use() {
     assert_eq!(stdout(&o), "n\n5000\n");
     assert!(dir.path().join("seeds/deals.csv").is_file());
 }
+
+#[test]
+fn scored_deals_train_on_first_use_then_reuse_cached_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/at_risk.sql");
+    let example = example.to_str().unwrap();
+    let o = revintel(dir.path(), &["sql", "-f", example, "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("training one first") && err.contains("AUC"),
+        "{err}"
+    );
+    let first = stdout(&o);
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(first.as_bytes())
+        .records()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows.len(), 10);
+    let risk_x_value: Vec<f64> = rows.iter().map(|r| r[7].parse().unwrap()).collect();
+    assert!(
+        risk_x_value.windows(2).all(|w| w[0] >= w[1]),
+        "ranked by risk × value: {risk_x_value:?}"
+    );
+    for r in &rows {
+        let win: f64 = r[5].parse().unwrap();
+        assert!((0.0..=100.0).contains(&win));
+        assert!(!r[8].is_empty(), "every deal has a top driver: {first}");
+    }
+    for file in [
+        "win_prob.txt",
+        "win_prob.json",
+        "time_to_close_p50.txt",
+        "metrics.json",
+    ] {
+        assert!(dir.path().join("models").join(file).is_file(), "{file}");
+    }
+
+    // Second run: no training, same answer from the cached scores.
+    let o = revintel(dir.path(), &["sql", "-f", example, "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("training"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), first);
+}

@@ -7,10 +7,12 @@
 //! lives in [`seed`].
 
 pub mod demo;
+pub mod models;
 pub mod output;
 pub mod project;
 pub mod query;
 pub mod readonly;
+pub mod scoring;
 pub mod seed;
 pub mod session;
 pub mod sources;

@@ -10,6 +10,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use std::fmt;
+use std::ops::ControlFlow;
 
 /// A place in the SQL text, 1-based like sqlparser's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,55 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, QueryError> {
         return Err(QueryError::Empty);
     }
     Ok(statements.into_iter().collect())
+}
+
+/// Tables and functions that only exist once models are trained.
+pub const MODEL_NAMES: [&str; 5] = [
+    "scored_deals",
+    "deal_scores",
+    "win_prob",
+    "shap_top",
+    "risk_score",
+];
+
+/// Whether any statement reads a model-backed table or calls a model UDF.
+pub fn uses_models(statements: &[Statement]) -> bool {
+    use datafusion::sql::sqlparser::ast::{visit_expressions, visit_relations, Expr};
+    let named = |name: &str| MODEL_NAMES.contains(&name.to_ascii_lowercase().as_str());
+    statements.iter().any(|statement| {
+        let s = match statement {
+            Statement::Statement(s) => s.as_ref(),
+            Statement::Explain(e) => match e.statement.as_ref() {
+                Statement::Statement(s) => s.as_ref(),
+                _ => return false,
+            },
+            _ => return false,
+        };
+        let table = visit_relations(s, |r| {
+            let last =
+                r.0.last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.clone());
+            if last.as_deref().is_some_and(named) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        let function = visit_expressions(s, |e| match e {
+            Expr::Function(f)
+                if f.name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .is_some_and(|i| named(&i.value)) =>
+            {
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        });
+        table.is_break() || function.is_break()
+    })
 }
 
 /// Runs every statement of `sql` in order, refusing any that would write;

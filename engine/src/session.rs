@@ -37,12 +37,23 @@ pub struct Session {
     pub ctx: SessionContext,
     pub as_of: NaiveDate,
     pub load: LoadReport,
+    /// The models attached to this session, if any (see [`crate::models`]).
+    pub models: Option<crate::models::Models>,
 }
 
 /// The names of the derived views, in registration order.
 pub const VIEWS: [&str; 1] = ["deal_features"];
 
 impl Session {
+    /// Identifies the input data and as-of date: any change to a source
+    /// file changes it.
+    pub fn data_fingerprint(&self) -> String {
+        udfs::model::fingerprint(&[
+            self.load.fingerprint().as_bytes(),
+            self.as_of.to_string().as_bytes(),
+        ])
+    }
+
     /// Loads the project's sources and builds the session.
     pub async fn open(project: &Project) -> Result<Session, SessionError> {
         if !project.data_dir.join(Entity::Deals.file_name()).is_file() {
@@ -95,7 +106,15 @@ impl Session {
             )),
         )
         .map_err(register_err)?;
-        Ok(Session { ctx, as_of, load })
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+            udfs::risk_score::RiskScore::default(),
+        ));
+        Ok(Session {
+            ctx,
+            as_of,
+            load,
+            models: None,
+        })
     }
 }
 

@@ -31,7 +31,7 @@ pub enum ActivitySource {
 
 /// The feature columns, in order, with a one-line meaning each. The one place
 /// that lists them; the SQL below produces exactly these.
-pub const FEATURE_COLUMNS: [(&str, &str); 22] = [
+pub const FEATURE_COLUMNS: [(&str, &str); 24] = [
     ("deal_id", "the deal"),
     ("as_of", "cut-off date the features describe"),
     ("owner_id", "owning rep"),
@@ -50,6 +50,14 @@ pub const FEATURE_COLUMNS: [(&str, &str); 22] = [
     ),
     ("age_days", "days since the deal was created"),
     ("days_in_stage", "days since the current stage was entered"),
+    (
+        "stage_usual_days",
+        "median days deals spent in this stage, over stage visits ended before the cut-off",
+    ),
+    (
+        "stage_velocity_ratio",
+        "days in stage / the stage's usual days (> 1 = slower than usual)",
+    ),
     ("stage_changes", "number of stage moves so far"),
     (
         "close_date_pushes",
@@ -112,6 +120,7 @@ pub fn deal_features_sql(cutoff: NaiveDate, activity: ActivitySource) -> String 
     let in_stage = days_between("c.stage_entered_at", &t);
     let to_close = days_between(&t, "s.close_date");
     let since_activity = days_between(&last_activity, &t);
+    let run_days = days_between("started", "ended");
     format!(
         "WITH hist AS (
     SELECT deal_id, stage, entered_at, exited_at, amount, close_date, forecast_category,
@@ -145,6 +154,18 @@ segment_typical AS (
     WHERE h.prev_stage IS NULL AND h.amount > 0
     GROUP BY g.segment
 ),
+stage_runs AS (
+    SELECT deal_id, stage, entered_at AS started,
+           LEAD(entered_at) OVER (PARTITION BY deal_id ORDER BY entered_at) AS ended
+    FROM hist
+    WHERE prev_stage IS NULL OR stage <> prev_stage
+),
+stage_usual AS (
+    SELECT stage, median(CAST({run_days} AS DOUBLE)) AS usual_days
+    FROM stage_runs
+    WHERE ended IS NOT NULL AND stage NOT IN ('{WON}', '{LOST}')
+    GROUP BY stage
+),
 closed AS (
     SELECT deal_id, stage = '{WON}' AS won
     FROM hist
@@ -171,6 +192,8 @@ SELECT
     CASE s.stage {stage_index} END AS stage_index,
     {age} AS age_days,
     {in_stage} AS days_in_stage,
+    CAST(su.usual_days AS DOUBLE) AS stage_usual_days,
+    {in_stage} / NULLIF(CAST(su.usual_days AS DOUBLE), 0) AS stage_velocity_ratio,
     c.stage_changes,
     c.close_date_pushes,
     {to_close} AS days_to_close,
@@ -186,6 +209,7 @@ JOIN deals d ON d.deal_id = s.deal_id
 JOIN changes c ON c.deal_id = s.deal_id
 JOIN deal_segment g ON g.deal_id = s.deal_id
 LEFT JOIN segment_typical st ON st.segment = g.segment
+LEFT JOIN stage_usual su ON su.stage = s.stage
 LEFT JOIN owner_record o ON o.owner_id = d.owner_id
 CROSS JOIN overall ov"
     )

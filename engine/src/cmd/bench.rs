@@ -5,7 +5,11 @@
 //!   against the bare process start (`revintel --version`); target ≤ 300 ms;
 //! * `seed --deals N` (default 1,000,000): wall time and peak memory, against
 //!   writing the same bytes with a plain buffered copy; targets ≤ 15 s and
-//!   ≤ 2 GiB.
+//!   ≤ 2 GiB;
+//! * `win_prob` through SQL over 1,000,000 deals against LightGBM's raw
+//!   predict on the same feature matrix, one thread each; target ≤ 1.15×;
+//! * `shap_top` over 100,000 deals against the raw contribution prediction
+//!   alone; target ≤ 1.2×.
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -20,6 +24,9 @@ pub struct BenchArgs {
     /// Runs of each whole-process SQL measurement.
     #[arg(long, default_value_t = 20)]
     runs: usize,
+    /// Only the model benchmarks.
+    #[arg(long)]
+    models_only: bool,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -79,7 +86,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this is a debug build; run `cargo run --release -- bench` for real figures"
@@ -92,6 +99,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&scratch)?;
     let runs = args.runs.max(1);
+    if args.models_only {
+        let demo = scratch.join("demo");
+        std::fs::create_dir_all(&demo)?;
+        models(&demo).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     // 1. Whole-process SQL on the demo data.
     let demo = scratch.join("demo");
@@ -157,6 +170,89 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         if seed.wall.as_secs_f64() <= 15.0 { "met" } else { "NOT met" },
         if gib <= 2.0 { "met" } else { "NOT met" }
     );
+    models(&demo).await?;
     std::fs::remove_dir_all(&scratch).ok();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The model UDFs against the raw LightGBM calls they wrap.
+async fn models(demo: &Path) -> anyhow::Result<()> {
+    use datafusion::arrow::compute::concat_batches;
+    use datafusion::catalog::MemTable;
+    use std::sync::Arc;
+    use udfs::model_features::{feature_columns, MODEL_FEATURES};
+
+    let project = revintel::project::Project::demo(demo);
+    let session = super::open_session(&project, super::ModelUse::Required).await?;
+    let models = session.models.clone().context("models are attached")?;
+    // One thread on both sides: LightGBM predicts on one, so SQL may too.
+    session
+        .ctx
+        .state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .execution
+        .target_partitions = 1;
+    let df = session.ctx.sql("SELECT * FROM deal_features").await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let open = concat_batches(&schema, &df.collect().await?)?;
+    let args = MODEL_FEATURES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    for (rows, udf, target) in [
+        (1_000_000usize, "win_prob", 1.15),
+        (100_000, "shap_top", 1.2),
+    ] {
+        let copies = rows.div_ceil(open.num_rows().max(1));
+        let big = concat_batches(&schema, &vec![open.clone(); copies])?.slice(0, rows);
+        // The SQL side reads the same rows in DataFusion's usual batch size.
+        let batches: Vec<_> = (0..rows)
+            .step_by(8192)
+            .map(|start| big.slice(start, 8192.min(rows - start)))
+            .collect();
+        session.ctx.deregister_table("bench_deals")?;
+        session.ctx.register_table(
+            "bench_deals",
+            Arc::new(MemTable::try_new(schema.clone(), vec![batches])?),
+        )?;
+        let matrix = models
+            .win_prob
+            .meta
+            .encodings
+            .matrix(&feature_columns(&big)?)?;
+        let sql = match udf {
+            "win_prob" => format!("SELECT sum(win_prob({args})) FROM bench_deals"),
+            _ => format!("SELECT sum(array_length(shap_top({args}, 3))) FROM bench_deals"),
+        };
+        let mut raw = Vec::new();
+        let mut through_sql = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let out = match udf {
+                "win_prob" => models.win_prob.booster.raw(&matrix)?,
+                _ => models.win_prob.booster.contributions(&matrix)?,
+            };
+            raw.push(started.elapsed());
+            std::hint::black_box(out);
+            let started = Instant::now();
+            let result = session.ctx.sql(&sql).await?.collect().await?;
+            through_sql.push(started.elapsed());
+            std::hint::black_box(result);
+        }
+        let (r, q) = (median(raw), median(through_sql));
+        let ratio = q.as_secs_f64() / r.as_secs_f64();
+        println!("{udf} over {rows} deals (one thread, median of 3):");
+        println!(
+            "  SQL {:.1} ms; raw LightGBM {} on the same matrix {:.1} ms; ratio {ratio:.3}; target <= {target}: {}",
+            ms(q),
+            if udf == "win_prob" { "predict" } else { "contributions" },
+            ms(r),
+            if ratio <= target { "met" } else { "NOT met" }
+        );
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@ mod bench;
 mod repl;
 mod seed;
 mod sql;
+mod train;
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -38,6 +39,8 @@ enum Command {
     Seed(seed::SeedArgs),
     /// Query the pipeline with SQL: one-shot (-c, -f) or an interactive shell.
     Sql(sql::SqlArgs),
+    /// Train the win-probability and time-to-close models and report their quality.
+    Train,
     /// Measure the speed and memory targets against same-run baselines.
     Bench(bench::BenchArgs),
 }
@@ -57,15 +60,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Seed(args) => seed::run(&project, args, cli.as_of),
         Command::Sql(args) => sql::run(&project, args).await,
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(args).await,
+        Command::Train => train::run(&project).await,
     }
+}
+
+/// Whether a command needs the trained models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelUse {
+    /// Never attach them (e.g. `train` replaces them).
+    Skip,
+    /// Attach them when they exist; warn if they cannot be read.
+    IfPresent,
+    /// Attach them, training first when there are none.
+    Required,
 }
 
 /// Opens the project's session, generating demo data first when needed and
 /// warning about rejected rows (they stay queryable in `load_rejects`).
-pub async fn open_session(project: &Project) -> anyhow::Result<Session> {
+pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result<Session> {
     revintel::demo::ensure_demo_data(project)?;
-    let session = Session::open(project).await?;
+    let mut session = Session::open(project).await?;
+    let have_models = project
+        .models_dir
+        .join(udfs::model::WIN_PROB_MODEL)
+        .exists();
+    let attach = match models {
+        ModelUse::Skip => false,
+        ModelUse::IfPresent => have_models,
+        ModelUse::Required => true,
+    };
+    if attach {
+        let (bar, progress) = train::progress_bar();
+        let attached = revintel::models::ensure(&mut session, project, &progress).await;
+        bar.finish_and_clear();
+        match attached {
+            Ok(()) => {}
+            // Raw tables stay usable when an optional model cannot be read.
+            Err(e) if models == ModelUse::IfPresent => {
+                eprintln!("warning: models not attached: {e}");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     for file in &session.load.files {
         if let Some(first) = file.rejected.first() {
             eprintln!(

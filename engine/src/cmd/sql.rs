@@ -36,16 +36,27 @@ pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
             path.display().to_string(),
         ),
         (None, None) => {
-            let session = open_session(project).await?;
+            let session = open_session(project, super::ModelUse::IfPresent).await?;
             return super::repl::run(&session, args.format).await;
         }
     };
     // Parse and check before loading any data, so a bad statement fails fast.
-    if let Err(e) = query::parse(&sql) {
-        eprintln!("{}", e.render(&sql, &origin));
-        return Ok(ExitCode::FAILURE);
-    }
-    let session = open_session(project).await?;
+    let statements = match query::parse(&sql) {
+        Ok(statements) => statements,
+        Err(e) => {
+            eprintln!("{}", e.render(&sql, &origin));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let session = open_session(
+        project,
+        if query::uses_models(&statements) {
+            super::ModelUse::Required
+        } else {
+            super::ModelUse::IfPresent
+        },
+    )
+    .await?;
     match query::run(&session.ctx, &sql).await {
         Ok(results) => {
             let stdout = std::io::stdout();

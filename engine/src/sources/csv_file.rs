@@ -64,11 +64,7 @@ impl ColumnBuilder {
     }
 }
 
-/// Days from 1970-01-01, Arrow's `Date32` epoch.
-pub fn date_to_days(date: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the Unix epoch is a valid date");
-    (date - epoch).num_days() as i32
-}
+pub use udfs::time::date_to_days;
 
 /// Parses `YYYY-MM-DD`, the only date layout of canonical files.
 pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
@@ -101,14 +97,17 @@ fn parse_cell(ty: ColumnType, raw: &str) -> Result<Cell<'_>, String> {
 
 /// Reads `path` as `entity`, returning the loaded rows and what was rejected.
 pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), SourceError> {
-    let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
+    // Read whole: the bytes are also the data's fingerprint, which decides
+    // whether cached scores still hold.
+    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let fingerprint = udfs::model::fingerprint(&[&bytes]);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 16, file));
+        .from_reader(bytes.as_slice());
     let columns = entity.columns();
     let expected = || {
         columns
@@ -175,6 +174,7 @@ pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), 
         rows_read: 0,
         rows_loaded: 0,
         rejected: Vec::new(),
+        fingerprint,
     };
     let mut record = csv::ByteRecord::new();
     while reader.read_byte_record(&mut record).map_err(csv_err)? {

@@ -39,6 +39,8 @@ pub struct FileLoad {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rejected: Vec<RejectedRow>,
+    /// Hash of the file's bytes.
+    pub fingerprint: String,
 }
 
 impl FileLoad {
@@ -56,6 +58,16 @@ pub struct LoadReport {
 impl LoadReport {
     pub fn rows_rejected(&self) -> u64 {
         self.files.iter().map(FileLoad::rows_rejected).sum()
+    }
+
+    /// Hash of every loaded file: changes whenever any input byte does.
+    pub fn fingerprint(&self) -> String {
+        let parts: Vec<&[u8]> = self
+            .files
+            .iter()
+            .map(|f| f.fingerprint.as_bytes())
+            .collect();
+        udfs::model::fingerprint(&parts)
     }
 
     pub fn rejected(&self) -> impl Iterator<Item = &RejectedRow> {

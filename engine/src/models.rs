@@ -1,0 +1,109 @@
+//! The project's trained models: loading them, training them when missing,
+//! and attaching them to a session as UDFs and the `scored_deals` view.
+
+use crate::project::Project;
+use crate::scoring;
+use crate::session::Session;
+use std::path::Path;
+use std::sync::Arc;
+use udfs::model::{ModelError, TimeToCloseModel, WinProbModel};
+use udfs::train::{Progress, TrainError, TrainReport};
+
+/// The loaded models.
+#[derive(Clone)]
+pub struct Models {
+    pub win_prob: Arc<WinProbModel>,
+    pub time_to_close: Arc<TimeToCloseModel>,
+}
+
+impl Models {
+    /// Loads both models from `dir`.
+    pub fn load(dir: &Path) -> Result<Models, ModelError> {
+        Ok(Models {
+            win_prob: Arc::new(WinProbModel::load(dir)?),
+            time_to_close: Arc::new(TimeToCloseModel::load(dir)?),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelsError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error("scoring deals: {0}")]
+    Scoring(#[from] scoring::ScoringError),
+}
+
+/// Trains both models on the session's data and writes them to the project's
+/// models folder.
+pub async fn train(
+    session: &Session,
+    project: &Project,
+    progress: &dyn Fn(Progress),
+) -> Result<TrainReport, TrainError> {
+    udfs::train::train(
+        &session.ctx,
+        session.as_of,
+        &project.models_dir,
+        &session.data_fingerprint(),
+        progress,
+    )
+    .await
+}
+
+/// Makes sure the session has models attached: loads them, or — when there
+/// are none yet — trains them first, saying so. A corrupt or mismatched
+/// model is an error naming the file, never silently replaced.
+pub async fn ensure(
+    session: &mut Session,
+    project: &Project,
+    progress: &dyn Fn(Progress),
+) -> Result<(), ModelsError> {
+    if session.models.is_some() {
+        return Ok(());
+    }
+    let models = match Models::load(&project.models_dir) {
+        Ok(models) => models,
+        Err(ModelError::Missing { path }) => {
+            eprintln!(
+                "revintel: no trained model ({}); training one first …",
+                path.display()
+            );
+            let report = train(session, project, progress).await?;
+            eprintln!(
+                "revintel: trained on {} won / {} lost deals; evaluation AUC {:.3}, ECE {:.3}",
+                report.won_deals,
+                report.lost_deals,
+                report.win_prob.auc.unwrap_or(f64::NAN),
+                report.win_prob.ece
+            );
+            Models::load(&project.models_dir)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    attach(session, project, models).await
+}
+
+/// Registers `win_prob`, `shap_top` and `scored_deals` for `models`.
+pub async fn attach(
+    session: &mut Session,
+    project: &Project,
+    models: Models,
+) -> Result<(), ModelsError> {
+    use datafusion::logical_expr::ScalarUDF;
+    session
+        .ctx
+        .register_udf(ScalarUDF::new_from_impl(udfs::win_prob::WinProb::new(
+            models.win_prob.clone(),
+        )));
+    session
+        .ctx
+        .register_udf(ScalarUDF::new_from_impl(udfs::shap_top::ShapTop::new(
+            models.win_prob.clone(),
+        )));
+    scoring::register(session, &models, &project.models_dir.join(".cache")).await?;
+    session.models = Some(models);
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The trained models end to end on generated demo data: training refuses
+//! too little history, SHAP contributions add up, calibration is monotone,
+//! the UDFs agree with `scored_deals`, behave on empty and large batches,
+//! answer what-if questions in the expected direction, and broken model
+//! files are named in errors.
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::Float64Type;
+use revintel::models::{self, Models};
+use revintel::project::Project;
+use revintel::seed::{write_demo_data, SeedOptions};
+use revintel::session::Session;
+use std::path::Path;
+use udfs::model::{ModelError, WinProbModel};
+use udfs::model_features::{feature_columns, MODEL_FEATURES, N_FEATURES};
+
+const ARGS: &str = "stage_index, age_days, days_in_stage, stage_velocity_ratio, stage_changes, close_date_pushes, \
+    days_to_close, amount, amount_vs_segment, owner_win_rate, owner_closed_deals, days_since_last_activity, \
+    segment, deal_type, lead_source, product_id";
+
+fn demo(dir: &Path, deals: usize) -> Project {
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    write_demo_data(
+        &dir.join("seeds"),
+        &SeedOptions {
+            deals,
+            seed: 42,
+            as_of,
+        },
+    )
+    .unwrap();
+    Project::demo(dir)
+}
+
+async fn floats(session: &Session, sql: &str) -> Vec<Option<f64>> {
+    let batches = session.ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    batches
+        .iter()
+        .flat_map(|b| {
+            let a = datafusion::arrow::compute::cast(
+                b.column(0),
+                &datafusion::arrow::datatypes::DataType::Float64,
+            )
+            .unwrap();
+            let a = a.as_primitive::<Float64Type>().clone();
+            (0..a.len())
+                .map(move |i| (!a.is_null(i)).then(|| a.value(i)))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn too_little_history_is_refused_with_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path(), 600);
+    let session = Session::open(&project).await.unwrap();
+    let err = models::train(&session, &project, &|_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("won") && err.contains("lost") && err.contains("at least 200"),
+        "{err}"
+    );
+    assert!(!project.models_dir.join("win_prob.txt").exists());
+}
+
+#[tokio::test]
+async fn trained_models_behave() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path(), 5000);
+    let mut session = Session::open(&project).await.unwrap();
+    models::ensure(&mut session, &project, &|_| {})
+        .await
+        .unwrap();
+    let m = session.models.clone().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.models_dir.join("metrics.json")).unwrap())
+            .unwrap();
+    let auc = report["win_prob"]["auc"].as_f64().unwrap();
+    let baseline = report["stage_only_baseline"]["auc"].as_f64().unwrap();
+    assert!(
+        auc > baseline,
+        "the model beats the stage-only baseline: {auc} vs {baseline}"
+    );
+
+    // Calibration is a monotone map.
+    assert!(m.win_prob.meta.calibration.is_monotone());
+
+    // SHAP additivity for every open deal: contributions + bias = raw margin.
+    let df = session
+        .ctx
+        .sql("SELECT * FROM deal_features")
+        .await
+        .unwrap();
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let features = concat_batches(&schema, &df.collect().await.unwrap()).unwrap();
+    let matrix = m
+        .win_prob
+        .meta
+        .encodings
+        .matrix(&feature_columns(&features).unwrap())
+        .unwrap();
+    let margins = m.win_prob.booster.raw(&matrix).unwrap();
+    let contrib = m.win_prob.booster.contributions(&matrix).unwrap();
+    assert!(margins.len() > 300);
+    for (i, margin) in margins.iter().enumerate() {
+        let sum: f64 = contrib[i * (N_FEATURES + 1)..(i + 1) * (N_FEATURES + 1)]
+            .iter()
+            .sum();
+        assert!(
+            (sum - margin).abs() < 1e-9,
+            "deal {i}: contributions sum to {sum}, margin {margin}"
+        );
+    }
+
+    // The UDF agrees with the precomputed scores, deal by deal.
+    let udf = floats(
+        &session,
+        &format!("SELECT win_prob({ARGS}) FROM deal_features ORDER BY deal_id"),
+    )
+    .await;
+    let stored = floats(
+        &session,
+        "SELECT win_prob FROM scored_deals ORDER BY deal_id",
+    )
+    .await;
+    assert_eq!(udf.len(), stored.len());
+    for (a, b) in udf.iter().zip(&stored) {
+        assert!((a.unwrap() - b.unwrap()).abs() < 1e-12);
+        assert!((0.0..=1.0).contains(&a.unwrap()));
+    }
+    // shap_top through SQL: k drivers each, ordered by magnitude.
+    let sizes = floats(
+        &session,
+        &format!("SELECT array_length(shap_top({ARGS}, 3)) FROM deal_features"),
+    )
+    .await;
+    assert!(sizes.iter().all(|s| *s == Some(3.0)));
+
+    // Empty batch and a million rows.
+    assert!(floats(
+        &session,
+        &format!("SELECT win_prob({ARGS}) FROM deal_features WHERE false")
+    )
+    .await
+    .is_empty());
+    let big = floats(
+        &session,
+        &format!(
+            "SELECT count(win_prob({ARGS})) FROM deal_features CROSS JOIN generate_series(1, {})",
+            1_000_000 / stored.len() + 1
+        ),
+    )
+    .await;
+    assert!(big[0].unwrap() >= 1_000_000.0, "{big:?}");
+
+    // What-if on a crafted deal: an active, advanced deal beats the same deal
+    // gone quiet, and beats it earlier in the funnel.
+    let crafted = |stage: u32, idle: u32| {
+        format!(
+            "SELECT win_prob({stage}, 60, 20, 1.0, {stage}, 0, 30, 50000.0, 1.0, 0.3, 40, {idle}, 'Mid-Market', 'New Business', 'Inbound', 'P02')"
+        )
+    };
+    let active = floats(&session, &crafted(3, 2)).await[0].unwrap();
+    let quiet = floats(&session, &crafted(3, 60)).await[0].unwrap();
+    let early = floats(&session, &crafted(0, 2)).await[0].unwrap();
+    assert!(
+        quiet < active,
+        "going quiet lowers the win chance: {quiet} vs {active}"
+    );
+    assert!(
+        early < active,
+        "an earlier stage lowers the win chance: {early} vs {active}"
+    );
+    // What-if in plain SQL over the real pipeline: halving every amount moves scores.
+    let halved = floats(
+        &session,
+        &format!(
+            "SELECT win_prob({}) FROM deal_features ORDER BY deal_id",
+            ARGS.replace(
+                "amount, amount_vs_segment",
+                "amount / 2, amount_vs_segment / 2"
+            )
+        ),
+    )
+    .await;
+    assert!(halved.iter().zip(&udf).any(|(h, u)| h != u));
+
+    // An unseen category is treated exactly like a missing one.
+    let with = |segment: &str| {
+        format!("SELECT win_prob(2, 60, 20, 1.0, 2, 0, 30, 50000.0, 1.0, 0.3, 40, 5, {segment}, 'New Business', 'Inbound', 'P02')")
+    };
+    let unseen = floats(&session, &with("'Galactic'")).await[0];
+    let null = floats(&session, &with("CAST(NULL AS VARCHAR)")).await[0];
+    assert_eq!(unseen, null);
+
+    // Scores are cached per (data, models): reopening reuses the file as is.
+    let cache = project.models_dir.join(".cache");
+    let files = |d: &Path| -> Vec<_> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let cached = files(&cache);
+    assert_eq!(cached.len(), 1);
+    let modified = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
+    let mut again = Session::open(&project).await.unwrap();
+    models::attach(
+        &mut again,
+        &project,
+        Models::load(&project.models_dir).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(files(&cache), cached);
+    assert_eq!(
+        std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
+        modified
+    );
+
+    broken_models_are_named(&project.models_dir);
+}
+
+fn broken_models_are_named(models: &Path) {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(models).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, copy.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let dir = copy.path();
+    assert!(WinProbModel::load(dir).is_ok());
+
+    // Feature mismatch: metadata listing other features.
+    let meta_path = dir.join("win_prob.json");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    std::fs::write(
+        &meta_path,
+        meta.replace("\"days_in_stage\"", "\"days_in_limbo\""),
+    )
+    .unwrap();
+    let err = WinProbModel::load(dir).unwrap_err();
+    assert!(matches!(err, ModelError::FeatureMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("win_prob.json"), "{err}");
+    std::fs::write(&meta_path, &meta).unwrap();
+
+    // Corrupt model text.
+    let model_path = dir.join("win_prob.txt");
+    std::fs::write(&model_path, "this is not a model").unwrap();
+    let err = WinProbModel::load(dir).unwrap_err();
+    assert!(
+        matches!(err, ModelError::Corrupt { .. }) && err.to_string().contains("win_prob.txt"),
+        "{err}"
+    );
+
+    // Missing.
+    std::fs::remove_file(&model_path).unwrap();
+    let err = WinProbModel::load(dir).unwrap_err();
+    assert!(
+        matches!(err, ModelError::Missing { .. }) && err.to_string().contains("win_prob.txt"),
+        "{err}"
+    );
+    assert_eq!(MODEL_FEATURES.len(), N_FEATURES);
+}

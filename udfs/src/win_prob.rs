@@ -1,0 +1,135 @@
+//! `win_prob(stage_index, age_days, days_in_stage, stage_velocity_ratio,
+//! stage_changes, close_date_pushes, days_to_close, amount, amount_vs_segment,
+//! owner_win_rate, owner_closed_deals, days_since_last_activity, segment,
+//! deal_type, lead_source, product_id)` → Float64, the calibrated P(won).
+//!
+//! The arguments are the model features in [`MODEL_FEATURES`] order — the
+//! columns of `deal_features` of the same names — so what-if questions are
+//! plain SQL: pass `amount / 2` or `stage_index + 1` instead of the column.
+//! NULL arguments are missing values to the model, never zeros; a category
+//! the model never saw is missing too.
+
+use crate::model::WinProbModel;
+use crate::model_features::{MODEL_FEATURES, N_FEATURES};
+use datafusion::arrow::array::Float64Array;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{exec_datafusion_err, plan_err, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
+
+/// The `win_prob` UDF over a loaded model.
+#[derive(Debug)]
+pub struct WinProb {
+    model: Arc<WinProbModel>,
+    signature: Signature,
+}
+
+impl WinProb {
+    pub fn new(model: Arc<WinProbModel>) -> Self {
+        Self {
+            model,
+            signature: Signature::any(N_FEATURES, Volatility::Immutable),
+        }
+    }
+}
+
+impl std::fmt::Debug for WinProbModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WinProbModel({})", self.fingerprint)
+    }
+}
+
+impl PartialEq for WinProb {
+    fn eq(&self, other: &Self) -> bool {
+        self.model.fingerprint == other.model.fingerprint
+    }
+}
+impl Eq for WinProb {}
+impl Hash for WinProb {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.model.fingerprint.hash(state);
+    }
+}
+
+/// Checks a model UDF's argument types: numbers where the model wants
+/// numbers, strings (or NULL) where it wants categories.
+pub(crate) fn check_feature_types(function: &str, arg_types: &[DataType]) -> Result<()> {
+    use crate::model_features::FeatureKind;
+    for ((name, kind), t) in MODEL_FEATURES.iter().zip(arg_types) {
+        let ok = match kind {
+            FeatureKind::Numeric => t.is_numeric() || t == &DataType::Null,
+            FeatureKind::Categorical => {
+                matches!(
+                    t,
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+                )
+            }
+        };
+        if !ok {
+            return plan_err!(
+                "{function}: argument `{name}` must be {}, got {t}",
+                match kind {
+                    FeatureKind::Numeric => "a number",
+                    FeatureKind::Categorical => "text",
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn doc(description: &'static str, syntax: &'static str) -> Documentation {
+    Documentation::builder(
+        datafusion::logical_expr::DocSection {
+            include: true,
+            label: "revintel",
+            description: None,
+        },
+        description,
+        syntax,
+    )
+    .build()
+}
+
+impl ScalarUDFImpl for WinProb {
+    fn name(&self) -> &str {
+        "win_prob"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_feature_types("win_prob", arg_types)?;
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let columns = ColumnarValue::values_to_arrays(&args.args)?;
+        let matrix = self
+            .model
+            .meta
+            .encodings
+            .matrix(&columns)
+            .map_err(|e| exec_datafusion_err!("win_prob: {e}"))?;
+        let probs = self
+            .model
+            .probabilities(&matrix)
+            .map_err(|e| exec_datafusion_err!("win_prob: {e}"))?;
+        Ok(ColumnarValue::Array(Arc::new(Float64Array::from(probs))))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static DOC: OnceLock<Documentation> = OnceLock::new();
+        Some(DOC.get_or_init(|| {
+            doc(
+                "Calibrated probability that a deal is won, from the model features in deal_features order.",
+                "win_prob(stage_index, age_days, days_in_stage, stage_velocity_ratio, stage_changes, close_date_pushes, days_to_close, amount, amount_vs_segment, owner_win_rate, owner_closed_deals, days_since_last_activity, segment, deal_type, lead_source, product_id)",
+            )
+        }))
+    }
+}

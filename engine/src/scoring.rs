@@ -16,7 +16,7 @@ use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use udfs::model_features::feature_columns;
 use udfs::risk_score::risk_score;
@@ -35,12 +35,6 @@ pub enum ScoringError {
     Model(#[from] udfs::model::ModelError),
     #[error(transparent)]
     Features(#[from] udfs::model_features::FeatureError),
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// The view over `deal_scores` that people query.
@@ -97,13 +91,6 @@ pub async fn register(
     Ok(())
 }
 
-/// Where the scores of this session would be cached, and whether they are.
-pub fn cached(session: &Session, models: &Models, cache_dir: &Path) -> (PathBuf, bool) {
-    let path = cache_dir.join(format!("deal_scores-{}.arrow", cache_key(session, models)));
-    let exists = path.is_file();
-    (path, exists)
-}
-
 fn read_cache(path: &Path) -> Option<RecordBatch> {
     let file = std::fs::File::open(path).ok()?;
     let reader = FileReader::try_new(file, None).ok()?;
@@ -113,19 +100,13 @@ fn read_cache(path: &Path) -> Option<RecordBatch> {
 }
 
 fn write_cache(dir: &Path, path: &Path, batch: &RecordBatch) -> Result<(), ScoringError> {
-    let io = |source| ScoringError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(".deal_scores.tmp-{}", std::process::id()));
+    let mut bytes = Vec::new();
     {
-        let file = std::fs::File::create(&tmp).map_err(io)?;
-        let mut writer = FileWriter::try_new(file, &batch.schema())?;
+        let mut writer = FileWriter::try_new(&mut bytes, &batch.schema())?;
         writer.write(batch)?;
         writer.finish()?;
     }
-    std::fs::rename(&tmp, path).map_err(io)?;
+    udfs::model::write_atomic(path, &bytes)?;
     // Older scores can never be asked for again once their key is gone.
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {

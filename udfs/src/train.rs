@@ -296,9 +296,16 @@ pub async fn train(
     // The same band rule the scoring model applies.
     let actual: Vec<f64> = ttc_eval.iter().map(|&i| snaps.days_to_close[i]).collect();
     let bands: Vec<[f64; 3]> = (0..actual.len())
-        .map(|i| crate::model::quantile_band([ttc_preds[0][i], ttc_preds[1][i], ttc_preds[2][i]], adjustment))
+        .map(|i| {
+            crate::model::quantile_band(
+                [ttc_preds[0][i], ttc_preds[1][i], ttc_preds[2][i]],
+                adjustment,
+            )
+        })
         .collect();
-    let sorted: Vec<Vec<f64>> = (0..3).map(|k| bands.iter().map(|b| b[k]).collect()).collect();
+    let sorted: Vec<Vec<f64>> = (0..3)
+        .map(|k| bands.iter().map(|b| b[k]).collect())
+        .collect();
     let time_to_close = TimeToCloseMetrics {
         rows: actual.len(),
         pinball_loss: QUANTILES

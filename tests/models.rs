@@ -198,17 +198,35 @@ async fn trained_models_behave() {
     let null = floats(&session, &with("CAST(NULL AS VARCHAR)")).await[0];
     assert_eq!(unseen, null);
 
-    // Scores are cached per (data, models): reopening reuses the file as is.
+    // Scores and forecasts are cached per (data, models): reopening reuses
+    // the files as they are.
     let cache = project.models_dir.join(".cache");
     let files = |d: &Path| -> Vec<_> {
-        std::fs::read_dir(d)
+        let mut f: Vec<_> = std::fs::read_dir(d)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .collect()
+            .collect();
+        f.sort();
+        f
     };
     let cached = files(&cache);
-    assert_eq!(cached.len(), 1);
-    let modified = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
+    let kinds: Vec<String> = cached
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .split('-')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["deal_scores", "forecast", "forecast_by_group"]);
+    let modified: Vec<_> = cached
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
     let mut again = Session::open(&project).await.unwrap();
     models::attach(
         &mut again,
@@ -218,12 +236,105 @@ async fn trained_models_behave() {
     .await
     .unwrap();
     assert_eq!(files(&cache), cached);
-    assert_eq!(
-        std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
-        modified
-    );
+    let again_modified: Vec<_> = cached
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(again_modified, modified);
 
+    forecast_tables_agree(&session).await;
     broken_models_are_named(&project.models_dir);
+}
+
+async fn forecast_tables_agree(session: &Session) {
+    let q = floats(session, "SELECT p10 FROM forecast UNION ALL SELECT p50 FROM forecast UNION ALL SELECT p90 FROM forecast").await;
+    // Two periods: this quarter and the next; quantiles ordered in each.
+    assert_eq!(q.len(), 6);
+    for i in 0..2 {
+        assert!(
+            q[i].unwrap() <= q[2 + i].unwrap() && q[2 + i].unwrap() <= q[4 + i].unwrap(),
+            "{q:?}"
+        );
+    }
+    let this_quarter = "period_start = DATE '2026-10-01'";
+    let p50 = floats(
+        session,
+        &format!("SELECT p50 FROM forecast WHERE {this_quarter}"),
+    )
+    .await[0];
+    assert_eq!(
+        floats(session, "SELECT forecast_quantile(0.5)").await[0],
+        p50
+    );
+    let explicit = floats(
+        session,
+        "SELECT forecast_quantile(0.5, DATE '2026-10-01', DATE '2026-12-31')",
+    )
+    .await[0];
+    assert_eq!(explicit, p50);
+    // Closed-won to date is what the deals table says.
+    let won = floats(
+        session,
+        "SELECT sum(amount) FROM deals WHERE outcome = 'won' AND closed_date BETWEEN DATE '2026-10-01' AND DATE '2026-11-23'",
+    )
+    .await[0];
+    let table = floats(
+        session,
+        &format!("SELECT closed_won_to_date FROM forecast WHERE {this_quarter}"),
+    )
+    .await[0];
+    assert!((won.unwrap() - table.unwrap()).abs() < 1e-6);
+    // Expectations add up across any grouping.
+    let total = floats(
+        session,
+        &format!("SELECT expected FROM forecast WHERE {this_quarter}"),
+    )
+    .await[0]
+        .unwrap();
+    for dim in ["owner", "team", "segment"] {
+        let sum = floats(
+            session,
+            &format!("SELECT sum(expected) FROM forecast_by_group WHERE dimension = '{dim}'"),
+        )
+        .await[0]
+            .unwrap();
+        assert!(
+            (sum - total).abs() < 1e-6 * total,
+            "{dim}: {sum} vs {total}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn backtest_compares_forecasts_with_what_was_won() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path(), 5000);
+    let session = Session::open(&project).await.unwrap();
+    let rows = revintel::backtest::run(&session, &project, 2, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| r.cutoff.to_string())
+            .collect::<Vec<_>>(),
+        ["2026-04-01", "2026-07-01"]
+    );
+    for r in &rows {
+        assert!(r.p10 <= r.p50 && r.p50 <= r.p90, "{r:?}");
+        let actual = floats(
+            &session,
+            &format!(
+                "SELECT sum(amount) FROM deals WHERE outcome = 'won' AND closed_date BETWEEN DATE '{}' AND DATE '{}'",
+                r.period.start, r.period.end
+            ),
+        )
+        .await[0]
+        .unwrap();
+        assert!((actual - r.actual).abs() < 1e-6);
+        assert!(r.actual > 0.0 && r.p50 > 0.0);
+    }
+    let batch = revintel::backtest::to_batch(&rows);
+    assert_eq!(batch.num_rows(), 2);
 }
 
 fn broken_models_are_named(models: &Path) {

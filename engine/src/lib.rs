@@ -6,7 +6,9 @@
 //! [`readonly`]) and printing results ([`output`]). The demo data generator
 //! lives in [`seed`].
 
+pub mod backtest;
 pub mod demo;
+pub mod forecast;
 pub mod models;
 pub mod output;
 pub mod project;

@@ -103,7 +103,20 @@ pub async fn attach(
         .register_udf(ScalarUDF::new_from_impl(udfs::shap_top::ShapTop::new(
             models.win_prob.clone(),
         )));
-    scoring::register(session, &models, &project.models_dir.join(".cache")).await?;
+    let cache = project.models_dir.join(".cache");
+    scoring::register(session, &models, &cache).await?;
+    crate::forecast::register(session, &models, &cache).await?;
+    // The last backtest, when one was run.
+    if let Some(batch) =
+        scoring::read_cache(&project.models_dir.join(crate::backtest::BACKTEST_FILE))
+    {
+        let table = datafusion::catalog::MemTable::try_new(batch.schema(), vec![vec![batch]])
+            .map_err(scoring::ScoringError::from)?;
+        session
+            .ctx
+            .register_table("backtest", Arc::new(table))
+            .map_err(scoring::ScoringError::from)?;
+    }
     session.models = Some(models);
     Ok(())
 }

@@ -105,12 +105,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, QueryError> {
 }
 
 /// Tables and functions that only exist once models are trained.
-pub const MODEL_NAMES: [&str; 5] = [
+pub const MODEL_NAMES: [&str; 8] = [
     "scored_deals",
     "deal_scores",
+    "forecast",
+    "forecast_by_group",
     "win_prob",
     "shap_top",
-    "risk_score",
+    "forecast_quantile",
+    "backtest",
 ];
 
 /// Whether any statement reads a model-backed table or calls a model UDF.

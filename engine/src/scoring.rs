@@ -70,7 +70,7 @@ pub async fn register(
         Some(batch) => batch,
         None => {
             let batch = score(session, models).await?;
-            write_cache(cache_dir, &path, &batch)?;
+            write_cache(cache_dir, &path, &batch, "deal_scores-")?;
             batch
         }
     };
@@ -91,7 +91,7 @@ pub async fn register(
     Ok(())
 }
 
-fn read_cache(path: &Path) -> Option<RecordBatch> {
+pub(crate) fn read_cache(path: &Path) -> Option<RecordBatch> {
     let file = std::fs::File::open(path).ok()?;
     let reader = FileReader::try_new(file, None).ok()?;
     let schema = reader.schema();
@@ -99,7 +99,14 @@ fn read_cache(path: &Path) -> Option<RecordBatch> {
     concat_batches(&schema, &batches).ok()
 }
 
-fn write_cache(dir: &Path, path: &Path, batch: &RecordBatch) -> Result<(), ScoringError> {
+/// Writes a cached table atomically and removes older files of the same
+/// kind (`prefix`): their keys can never be asked for again.
+pub(crate) fn write_cache(
+    dir: &Path,
+    path: &Path,
+    batch: &RecordBatch,
+    prefix: &str,
+) -> Result<(), ScoringError> {
     let mut bytes = Vec::new();
     {
         let mut writer = FileWriter::try_new(&mut bytes, &batch.schema())?;
@@ -107,14 +114,13 @@ fn write_cache(dir: &Path, path: &Path, batch: &RecordBatch) -> Result<(), Scori
         writer.finish()?;
     }
     udfs::model::write_atomic(path, &bytes)?;
-    // Older scores can never be asked for again once their key is gone.
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let p = entry.path();
             let stale = p != path
                 && p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("deal_scores-") && n.ends_with(".arrow"));
+                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".arrow"));
             if stale {
                 let _ = std::fs::remove_file(p);
             }

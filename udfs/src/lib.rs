@@ -7,6 +7,8 @@
 pub mod calibration;
 pub mod drivers;
 pub mod features;
+pub mod forecast;
+pub mod forecast_quantile;
 pub mod metrics;
 pub mod model;
 pub mod model_features;

@@ -118,6 +118,8 @@ impl SharedBooster {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingWindow {
     pub as_of: String,
+    /// Labels are "won within this many days of the snapshot".
+    pub horizon_days: i64,
     pub first_cutoff: String,
     pub last_cutoff: String,
     pub cutoffs: usize,

@@ -2,11 +2,16 @@
 //! own history.
 //!
 //! Rows are *snapshots*: every open deal at every cut-off (each 14 days) with
-//! its features as of that cut-off, labelled by how it finally ended — so the
-//! model learns from exactly the view it will later score. Only deals closed
-//! before the as-of date have labels. The split is by time: deals that
-//! closed before the split date train; the most recent 30% of closed deals
-//! are split by a hash of their id into a calibration half (early stopping
+//! its features as of that cut-off — so the model learns from exactly the
+//! view it will later score — labelled *won within [`HORIZON_DAYS`] of the
+//! cut-off*. Cut-offs stop [`HORIZON_DAYS`] before the as-of date, so every
+//! label is known, including for deals still open today: labelling only the
+//! deals that have already closed would drop the slow, stalled ones (mostly
+//! future losses) and make open pipelines look better than they are.
+//!
+//! The split is by time: deals resolved (closed, or still open at the as-of
+//! date) before the split date train; the most recent 30% of snapshot rows
+//! are split by a hash of the deal id into a calibration half (early stopping
 //! and calibration) and an evaluation half (the reported metrics), so no
 //! reported figure was fitted on its own rows.
 
@@ -39,7 +44,10 @@ use std::path::Path;
 pub const MIN_OUTCOMES: usize = 200;
 /// Days between training snapshots.
 pub const SNAPSHOT_EVERY_DAYS: i64 = 14;
-/// Share of closed deals, most recent by close date, held out of training.
+/// The win-probability label is "won within this many days of the cut-off";
+/// time to close is learned from those wins.
+pub const HORIZON_DAYS: i64 = 180;
+/// Share of snapshot rows, most recently resolved, held out of training.
 pub const HOLDOUT_SHARE: f64 = 0.3;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +56,12 @@ pub enum TrainError {
     TooFewOutcomes {
         won: usize,
         lost: usize,
+        as_of: NaiveDate,
+    },
+    #[error("not enough history to train: deals start on {first}, and snapshots need {needed} days of history before the as-of date {as_of}")]
+    ShortHistory {
+        first: NaiveDate,
+        needed: i64,
         as_of: NaiveDate,
     },
     #[error("building training snapshots: {0}")]
@@ -140,20 +154,27 @@ pub async fn train(
     let first_created = first_created(ctx).await?.unwrap_or(as_of);
     let mut cutoffs = Vec::new();
     let mut t = first_created + Duration::days(30);
-    while t < as_of {
+    while t <= as_of - Duration::days(HORIZON_DAYS) {
         cutoffs.push(t);
         t += Duration::days(SNAPSHOT_EVERY_DAYS);
     }
-    let split_date = split_date(ctx, as_of).await?;
+    if cutoffs.len() < 4 {
+        return Err(TrainError::ShortHistory {
+            first: first_created,
+            needed: 30 + HORIZON_DAYS + 3 * SNAPSHOT_EVERY_DAYS,
+            as_of,
+        });
+    }
 
     let mut batches = Vec::with_capacity(cutoffs.len());
     for (i, cutoff) in cutoffs.iter().enumerate() {
         let sql = format!(
-            "SELECT f.*, d.outcome = 'won' AS won,
+            "SELECT f.*,
+                    COALESCE(d.outcome = 'won' AND d.closed_date <= DATE '{as_of}'
+                             AND CAST(d.closed_date AS INT) - CAST(f.as_of AS INT) <= {HORIZON_DAYS}, false) AS won,
                     CAST(CAST(d.closed_date AS INT) - CAST(f.as_of AS INT) AS INT) AS actual_days_to_close,
-                    d.closed_date
+                    CASE WHEN d.closed_date <= DATE '{as_of}' THEN d.closed_date ELSE DATE '{as_of}' END AS closed_date
              FROM ({features}) f JOIN deals d ON d.deal_id = f.deal_id
-             WHERE d.outcome IN ('won', 'lost') AND d.closed_date IS NOT NULL AND d.closed_date <= DATE '{as_of}'
              ORDER BY f.deal_id",
             features = deal_features_sql(*cutoff, ActivitySource::HistoryOnly)
         );
@@ -175,6 +196,7 @@ pub async fn train(
     };
     let all = concat_batches(&schema, &batches).map_err(DataFusionError::from)?;
     let encodings = Encodings::fit(std::slice::from_ref(&all))?;
+    let split_date = split_date(&all)?;
     let snaps = snapshots(&all, &encodings, split_date)?;
 
     let pick = |slice: Slice| -> Vec<usize> {
@@ -189,6 +211,7 @@ pub async fn train(
     );
     let window = TrainingWindow {
         as_of: as_of.to_string(),
+        horizon_days: HORIZON_DAYS,
         first_cutoff: cutoffs.first().map(|d| d.to_string()).unwrap_or_default(),
         last_cutoff: cutoffs.last().map(|d| d.to_string()).unwrap_or_default(),
         cutoffs: cutoffs.len(),
@@ -543,28 +566,24 @@ async fn first_created(ctx: &SessionContext) -> Result<Option<NaiveDate>, TrainE
         .and_then(|a| a.value_as_date(0)))
 }
 
-/// The close date before which the oldest (1 − HOLDOUT_SHARE) of closed deals fall.
-async fn split_date(ctx: &SessionContext, as_of: NaiveDate) -> Result<NaiveDate, TrainError> {
-    let sql = format!(
-        "SELECT closed_date FROM deals WHERE outcome IN ('won', 'lost') AND closed_date <= DATE '{as_of}' ORDER BY closed_date"
-    );
-    let batches = ctx.sql(&sql).await?.collect().await?;
-    let dates: Vec<i32> = batches
+/// The resolution date before which the oldest (1 − HOLDOUT_SHARE) of
+/// snapshot rows fall.
+fn split_date(all: &RecordBatch) -> Result<NaiveDate, TrainError> {
+    let column = all
+        .column_by_name("closed_date")
+        .ok_or_else(|| FeatureError::Missing("closed_date".into()))?;
+    let mut days: Vec<i32> = column
+        .as_primitive::<Date32Type>()
         .iter()
-        .flat_map(|b| {
-            b.column(0)
-                .as_primitive::<Date32Type>()
-                .iter()
-                .flatten()
-                .collect::<Vec<_>>()
-        })
+        .flatten()
         .collect();
-    let at = ((dates.len() as f64) * (1.0 - HOLDOUT_SHARE)) as usize;
-    let days = dates
-        .get(at.min(dates.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(0);
-    Ok(crate::time::days_to_date(days))
+    days.sort_unstable();
+    let at = ((days.len() as f64) * (1.0 - HOLDOUT_SHARE)) as usize;
+    Ok(crate::time::days_to_date(
+        days.get(at.min(days.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0),
+    ))
 }
 
 /// Fingerprint of the data a model was trained on, from its source bytes.

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its own arguments.
 
+mod backtest;
 mod bench;
 mod repl;
 mod seed;
@@ -41,6 +42,8 @@ enum Command {
     Sql(sql::SqlArgs),
     /// Train the win-probability and time-to-close models and report their quality.
     Train,
+    /// Forecast past quarters as they stood and compare with what was won.
+    Backtest(backtest::BacktestArgs),
     /// Measure the speed and memory targets against same-run baselines.
     Bench(bench::BenchArgs),
 }
@@ -62,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => sql::run(&project, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Train => train::run(&project).await,
+        Command::Backtest(args) => backtest::run(&project, args).await,
     }
 }
 

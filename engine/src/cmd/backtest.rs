@@ -1,0 +1,66 @@
+//! `revintel backtest`: forecast past quarters as they stood and compare
+//! with what was actually won.
+
+use super::{open_session, ModelUse};
+use revintel::backtest::{self, BacktestRow, BACKTEST_FILE};
+use revintel::project::Project;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// How many past complete quarters to test (at least 4 for a useful coverage figure).
+    #[arg(long, default_value_t = 4)]
+    quarters: usize,
+}
+
+fn money(v: f64) -> String {
+    format!("{:.2}M", v / 1e6)
+}
+
+pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let session = open_session(project, ModelUse::Skip).await?;
+    let rows = backtest::run(&session, project, args.quarters, &|msg| {
+        eprintln!("revintel: {msg}")
+    })
+    .await?;
+    println!(
+        "{:<12} {:<25} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8}",
+        "cut-off", "quarter", "P10", "P50", "P90", "actual", "inside", "APE P50"
+    );
+    for r in &rows {
+        println!(
+            "{:<12} {:<25} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7.1}%",
+            r.cutoff.to_string(),
+            format!("{} – {}", r.period.start, r.period.end),
+            money(r.p10),
+            money(r.p50),
+            money(r.p90),
+            money(r.actual),
+            if r.inside() { "yes" } else { "no" },
+            r.ape() * 100.0
+        );
+    }
+    let n = rows.len().max(1) as f64;
+    let coverage = rows.iter().filter(|r| r.inside()).count() as f64 / n;
+    let mape = rows.iter().map(BacktestRow::ape).sum::<f64>() / n;
+    println!(
+        "\nP10–P90 coverage {:.0}% ({} of {} cut-offs; an honest band covers about 80%, and {} cut-offs is a small sample), MAPE of P50 {:.1}%",
+        coverage * 100.0,
+        rows.iter().filter(|r| r.inside()).count(),
+        rows.len(),
+        rows.len(),
+        mape * 100.0
+    );
+    let batch = backtest::to_batch(&rows);
+    let mut bytes = Vec::new();
+    {
+        let mut writer =
+            datafusion::arrow::ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
+        writer.write(&batch)?;
+        writer.finish()?;
+    }
+    let path = project.models_dir.join(BACKTEST_FILE);
+    udfs::model::write_atomic(&path, &bytes)?;
+    println!("saved to {} (SQL: SELECT * FROM backtest)", path.display());
+    Ok(ExitCode::SUCCESS)
+}

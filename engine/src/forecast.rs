@@ -1,0 +1,273 @@
+//! The revenue forecast in SQL: the `forecast_quantile` function and the
+//! `forecast` and `forecast_by_group` tables, built from the scored deals
+//! and cached on disk per (data, models, periods, seed, simulations).
+
+use crate::models::Models;
+use crate::scoring::{self, ScoringError};
+use crate::session::Session;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, RecordBatch, StringArray, UInt64Array,
+};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
+use datafusion::catalog::MemTable;
+use datafusion::logical_expr::ScalarUDF;
+use std::path::Path;
+use std::sync::Arc;
+use udfs::forecast::{OpenDeal, Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
+use udfs::forecast_quantile::{ForecastBook, ForecastQuantile};
+
+/// Groupings of `forecast_by_group`: dimension name and the SQL giving it.
+const DIMENSIONS: [(&str, &str); 3] = [
+    ("owner", "COALESCE(r.name, d.owner_id, 'Unknown')"),
+    ("team", "COALESCE(r.team, 'Unknown')"),
+    ("segment", "COALESCE(a.segment, 'Unknown')"),
+];
+
+/// Rows of open deals and won deals with their groups.
+struct Inputs {
+    open: RecordBatch,
+    won: RecordBatch,
+}
+
+async fn inputs(session: &Session) -> Result<Inputs, ScoringError> {
+    let groups = DIMENSIONS
+        .iter()
+        .map(|(name, expr)| format!("{expr} AS {name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let open = format!(
+        "SELECT COALESCE(s.amount, 0.0) AS amount, s.win_prob, s.ttc_p10_days, s.ttc_p50_days, s.ttc_p90_days, {groups}
+         FROM deal_scores s JOIN deals d ON d.deal_id = s.deal_id
+         LEFT JOIN reps r ON r.rep_id = d.owner_id LEFT JOIN accounts a ON a.account_id = d.account_id
+         ORDER BY s.deal_id"
+    );
+    let won = format!(
+        "SELECT d.closed_date, COALESCE(d.amount, 0.0) AS amount, {groups}
+         FROM deals d LEFT JOIN reps r ON r.rep_id = d.owner_id LEFT JOIN accounts a ON a.account_id = d.account_id
+         WHERE d.outcome = 'won' AND d.closed_date <= DATE '{}' ORDER BY d.deal_id",
+        session.as_of
+    );
+    let collect = |sql: String| async move {
+        let df = session.ctx.sql(&sql).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        Ok::<_, ScoringError>(concat_batches(&schema, &df.collect().await?)?)
+    };
+    Ok(Inputs {
+        open: collect(open).await?,
+        won: collect(won).await?,
+    })
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Float64Array {
+    let c = batch
+        .column_by_name(name)
+        .expect("forecast inputs have their columns");
+    datafusion::arrow::compute::cast(c, &DataType::Float64)
+        .expect("numeric columns cast to Float64")
+        .as_primitive::<Float64Type>()
+        .clone()
+}
+
+/// The book for the deals (and won deals) whose `dimension` equals `group`,
+/// or all of them.
+fn book(
+    session: &Session,
+    inputs: &Inputs,
+    filter: Option<(&str, &str)>,
+    key: &str,
+) -> ForecastBook {
+    let keep = |batch: &RecordBatch, i: usize| match filter {
+        None => true,
+        Some((dim, group)) => {
+            let c = batch.column_by_name(dim).expect("group column");
+            c.as_string::<i32>().value(i) == group
+        }
+    };
+    let o = &inputs.open;
+    let (amount, p, q10, q50, q90) = (
+        floats(o, "amount"),
+        floats(o, "win_prob"),
+        floats(o, "ttc_p10_days"),
+        floats(o, "ttc_p50_days"),
+        floats(o, "ttc_p90_days"),
+    );
+    let deals = (0..o.num_rows())
+        .filter(|&i| keep(o, i))
+        .map(|i| OpenDeal {
+            amount: amount.value(i),
+            win_prob: if p.is_null(i) { 0.0 } else { p.value(i) },
+            days_to_close: [q10.value(i), q50.value(i), q90.value(i)],
+        })
+        .collect();
+    let w = &inputs.won;
+    let dates = w
+        .column_by_name("closed_date")
+        .expect("closed_date")
+        .as_primitive::<Date32Type>();
+    let won_amount = floats(w, "amount");
+    let won = (0..w.num_rows())
+        .filter(|&i| keep(w, i) && !dates.is_null(i))
+        .map(|i| {
+            (
+                udfs::time::days_to_date(dates.value(i)),
+                won_amount.value(i),
+            )
+        })
+        .collect();
+    ForecastBook::new(
+        session.as_of,
+        deals,
+        won,
+        DEFAULT_SIMULATIONS,
+        DEFAULT_SEED,
+        key.to_string(),
+    )
+}
+
+fn schema(grouped: bool) -> Arc<Schema> {
+    let mut fields = Vec::new();
+    if grouped {
+        fields.push(Field::new("dimension", DataType::Utf8, false));
+        fields.push(Field::new("group_name", DataType::Utf8, false));
+    }
+    fields.extend([
+        Field::new("period_start", DataType::Date32, false),
+        Field::new("period_end", DataType::Date32, false),
+        Field::new("closed_won_to_date", DataType::Float64, false),
+        Field::new("expected", DataType::Float64, false),
+        Field::new("p10", DataType::Float64, false),
+        Field::new("p50", DataType::Float64, false),
+        Field::new("p90", DataType::Float64, false),
+        Field::new("open_deals_counted", DataType::UInt64, false),
+        Field::new("simulations", DataType::UInt64, false),
+        Field::new("seed", DataType::UInt64, false),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// One forecast row to build: the group it is for (dimension, name), if
+/// any, the book and the period.
+type ForecastRow<'a> = (Option<(&'a str, String)>, &'a ForecastBook, Period);
+
+/// One row per (group, period) of `books`.
+fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
+    let grouped = rows.first().is_some_and(|r| r.0.is_some());
+    let sims: Vec<_> = rows
+        .iter()
+        .map(|(_, b, p)| (b.simulation(*p), *b, *p))
+        .collect();
+    let f = |g: &dyn Fn(&udfs::forecast::Simulation) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from(
+            sims.iter().map(|(s, _, _)| g(s)).collect::<Vec<_>>(),
+        ))
+    };
+    let day = |d: NaiveDate| udfs::time::date_to_days(d);
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    if grouped {
+        columns.push(Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.as_ref().map_or("", |g| g.0)),
+        )));
+        columns
+            .push(Arc::new(StringArray::from_iter_values(rows.iter().map(
+                |r| r.0.as_ref().map_or(String::new(), |g| g.1.clone()),
+            ))));
+    }
+    columns.extend([
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|r| day(r.2.start)),
+        )) as ArrayRef,
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|r| day(r.2.end)),
+        )),
+        f(&|s| s.closed_won_to_date),
+        f(&|s| s.expected),
+        f(&|s| s.quantile(0.1)),
+        f(&|s| s.quantile(0.5)),
+        f(&|s| s.quantile(0.9)),
+        Arc::new(UInt64Array::from_iter_values(
+            sims.iter().map(|(s, _, _)| s.open_deals_counted as u64),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            sims.iter().map(|(_, b, _)| b.simulations as u64),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            sims.iter().map(|(_, b, _)| b.seed),
+        )),
+    ]);
+    RecordBatch::try_new(schema(grouped), columns).expect("forecast columns match their schema")
+}
+
+/// Registers `forecast_quantile`, `forecast` (this quarter and the next) and
+/// `forecast_by_group` (this quarter by owner, team and segment).
+pub async fn register(
+    session: &Session,
+    models: &Models,
+    cache_dir: &Path,
+) -> Result<(), ScoringError> {
+    let this_quarter = Period::quarter_of(session.as_of);
+    let periods = [this_quarter, this_quarter.next_quarter()];
+    let key = udfs::model::fingerprint(&[
+        scoring::cache_key(session, models).as_bytes(),
+        format!("{periods:?}/{DEFAULT_SIMULATIONS}/{DEFAULT_SEED}").as_bytes(),
+    ]);
+    let inputs = inputs(session).await?;
+    let all = Arc::new(book(session, &inputs, None, &key));
+    session
+        .ctx
+        .register_udf(ScalarUDF::new_from_impl(ForecastQuantile::new(all.clone())));
+
+    let forecast_path = cache_dir.join(format!("forecast-{key}.arrow"));
+    let grouped_path = cache_dir.join(format!("forecast_by_group-{key}.arrow"));
+    let forecast = match scoring::read_cache(&forecast_path) {
+        Some(batch) => batch,
+        None => {
+            let batch = table(
+                &periods
+                    .iter()
+                    .map(|p| (None, all.as_ref(), *p))
+                    .collect::<Vec<_>>(),
+            );
+            scoring::write_cache(cache_dir, &forecast_path, &batch, "forecast-")?;
+            batch
+        }
+    };
+    let grouped = match scoring::read_cache(&grouped_path) {
+        Some(batch) => batch,
+        None => {
+            let mut books = Vec::new();
+            for (dim, _) in DIMENSIONS {
+                let mut names: Vec<String> = Vec::new();
+                for batch in [&inputs.open, &inputs.won] {
+                    let c = batch
+                        .column_by_name(dim)
+                        .expect("group column")
+                        .as_string::<i32>();
+                    names.extend(c.iter().flatten().map(str::to_string));
+                }
+                names.sort();
+                names.dedup();
+                for name in names {
+                    books.push((
+                        dim,
+                        name.clone(),
+                        book(session, &inputs, Some((dim, &name)), &key),
+                    ));
+                }
+            }
+            let rows: Vec<_> = books
+                .iter()
+                .map(|(dim, name, b)| (Some((*dim, name.clone())), b, this_quarter))
+                .collect();
+            let batch = table(&rows);
+            scoring::write_cache(cache_dir, &grouped_path, &batch, "forecast_by_group-")?;
+            batch
+        }
+    };
+    for (name, batch) in [("forecast", forecast), ("forecast_by_group", grouped)] {
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        session.ctx.register_table(name, Arc::new(table))?;
+    }
+    Ok(())
+}

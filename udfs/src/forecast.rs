@@ -1,0 +1,484 @@
+//! Monte Carlo revenue forecast for a period.
+//!
+//! Each open deal is won with its calibrated win probability and, if won,
+//! closes after a number of days drawn from its time-to-close distribution.
+//! Period revenue = revenue already closed-won in the period + the simulated
+//! wins that land in it. The distribution of days to close is built from the
+//! model's P10/P50/P90 (days from the as-of date) by linear interpolation,
+//! with these **tail assumptions**: above P90 the tail is exponential with
+//! scale (P90 − P50) / 4 and below P10 with scale (P50 − P10) / 4, which
+//! keeps the density continuous at both; the little lower-tail mass that
+//! would fall before the as-of date closes on the first day after it.
+//!
+//! Only whether a win lands inside the period matters for period revenue, so
+//! a deal contributes its amount with probability
+//! `p = win_prob × P(close in period | won)`, computed exactly from that
+//! distribution; a simulation then needs one random draw per deal. Draws come
+//! from ChaCha8 streams keyed by (seed, chunk of simulations), so results do
+//! not depend on how many threads run them.
+
+use chrono::NaiveDate;
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Simulations run by default.
+pub const DEFAULT_SIMULATIONS: usize = 10_000;
+/// Seed used by default.
+pub const DEFAULT_SEED: u64 = 42;
+/// Simulations per RNG stream: the unit of parallel work.
+const CHUNK: usize = 250;
+
+/// An inclusive date range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Period {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl Period {
+    /// The calendar quarter containing `date`.
+    pub fn quarter_of(date: NaiveDate) -> Period {
+        use chrono::Datelike;
+        let first_month = (date.month0() / 3) * 3 + 1;
+        let start = NaiveDate::from_ymd_opt(date.year(), first_month, 1)
+            .expect("a quarter starts on a valid date");
+        let next = if first_month == 10 {
+            NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(date.year(), first_month + 3, 1)
+        }
+        .expect("the next quarter starts on a valid date");
+        Period {
+            start,
+            end: next.pred_opt().expect("a quarter has a last day"),
+        }
+    }
+
+    /// The quarter after this one.
+    pub fn next_quarter(self) -> Period {
+        Period::quarter_of(self.end.succ_opt().expect("dates continue"))
+    }
+}
+
+/// An open deal as the forecast sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpenDeal {
+    pub amount: f64,
+    pub win_prob: f64,
+    /// Days from the as-of date to close if won: P10, P50, P90 (non-crossing).
+    pub days_to_close: [f64; 3],
+}
+
+/// P(days to close ≤ `d` | won) under the interpolated distribution
+/// (0 for `d < 0`; the mass at `d = 0` is the part of the lower tail that
+/// would fall before the as-of date).
+pub fn close_cdf(q: [f64; 3], d: f64) -> f64 {
+    let [q10, q50, q90] = q;
+    if d < 0.0 {
+        return 0.0;
+    }
+    let lerp = |d: f64, lo: f64, hi: f64, p_lo: f64, p_hi: f64| {
+        if hi > lo {
+            p_lo + (p_hi - p_lo) * (d - lo) / (hi - lo)
+        } else {
+            p_hi
+        }
+    };
+    if d < q10 {
+        let scale = (q50 - q10) / 4.0;
+        if scale > 0.0 {
+            0.1 * (-(q10 - d) / scale).exp()
+        } else {
+            0.0
+        }
+    } else if d < q50 {
+        lerp(d, q10, q50, 0.1, 0.5)
+    } else if d < q90 {
+        lerp(d, q50, q90, 0.5, 0.9)
+    } else {
+        let scale = (q90 - q50) / 4.0;
+        if scale > 0.0 {
+            1.0 - 0.1 * (-(d - q90) / scale).exp()
+        } else {
+            1.0
+        }
+    }
+}
+
+/// Days to close at probability `u` (the inverse of [`close_cdf`]; 0 for
+/// the mass before the as-of date).
+pub fn close_quantile(q: [f64; 3], u: f64) -> f64 {
+    let [q10, q50, q90] = q;
+    if u < 0.1 {
+        let scale = (q50 - q10) / 4.0;
+        (q10 + scale * (u / 0.1).max(f64::MIN_POSITIVE).ln()).max(0.0)
+    } else if u < 0.5 {
+        q10 + (q50 - q10) * (u - 0.1) / 0.4
+    } else if u < 0.9 {
+        q50 + (q90 - q50) * (u - 0.5) / 0.4
+    } else {
+        q90 - (q90 - q50) / 4.0 * ((1.0 - u) / 0.1).max(f64::MIN_POSITIVE).ln()
+    }
+}
+
+/// P(a won deal closes inside `period`), closes being days after `as_of`.
+/// A close on day offset `d` falls on date `as_of + ceil(d)`.
+pub fn prob_in_period(q: [f64; 3], as_of: NaiveDate, period: Period) -> f64 {
+    let start = (period.start - as_of).num_days() as f64;
+    let end = (period.end - as_of).num_days() as f64;
+    if end < 1.0 {
+        return 0.0;
+    }
+    // A close at offset d falls on day max(ceil(d), 1): it is in the period
+    // when d <= end and, unless the period starts by day 1, d > start - 1.
+    let below = if start - 1.0 >= 1.0 {
+        close_cdf(q, start - 1.0)
+    } else {
+        0.0
+    };
+    (close_cdf(q, end) - below).clamp(0.0, 1.0)
+}
+
+/// The simulated distribution of period revenue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Simulation {
+    /// Simulated period revenues, ascending.
+    pub samples: Vec<f64>,
+    pub closed_won_to_date: f64,
+    /// Analytic expectation: closed-won + Σ amount × win_prob × P(close in period).
+    pub expected: f64,
+    /// Open deals that can land in the period (non-zero chance).
+    pub open_deals_counted: usize,
+}
+
+impl Simulation {
+    /// The `q`-quantile of simulated revenue (linear interpolation between
+    /// order statistics); `q` is clamped to [0, 1].
+    pub fn quantile(&self, q: f64) -> f64 {
+        let n = self.samples.len();
+        if n == 0 {
+            return self.closed_won_to_date;
+        }
+        let h = q.clamp(0.0, 1.0) * (n - 1) as f64;
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(n - 1);
+        self.samples[lo] + (h - lo as f64) * (self.samples[hi] - self.samples[lo])
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.samples.iter().sum::<f64>() / self.samples.len().max(1) as f64
+    }
+}
+
+/// Per-deal chance of contributing to the period, as a threshold on a
+/// uniform u64 draw (`u < threshold`), with certainties exact.
+#[derive(Clone, Copy)]
+enum Chance {
+    Never,
+    Always,
+    Below(u64),
+}
+
+fn chance(p: f64) -> Chance {
+    if p.is_nan() || p <= 0.0 {
+        Chance::Never
+    } else if p >= 1.0 {
+        Chance::Always
+    } else {
+        Chance::Below((p * 2f64.powi(64)) as u64)
+    }
+}
+
+/// Simulates `sims` outcomes of the period in parallel.
+pub fn simulate(
+    deals: &[OpenDeal],
+    as_of: NaiveDate,
+    period: Period,
+    closed_won_to_date: f64,
+    sims: usize,
+    seed: u64,
+) -> Simulation {
+    let probs: Vec<f64> = deals
+        .iter()
+        .map(|d| d.win_prob.clamp(0.0, 1.0) * prob_in_period(d.days_to_close, as_of, period))
+        .collect();
+    let active: Vec<(f64, Chance)> = deals
+        .iter()
+        .zip(&probs)
+        .filter(|(_, p)| **p > 0.0)
+        .map(|(d, p)| (d.amount, chance(*p)))
+        .collect();
+    let expected = closed_won_to_date
+        + deals
+            .iter()
+            .zip(&probs)
+            .map(|(d, p)| d.amount * p)
+            .sum::<f64>();
+
+    let chunks = sims.div_ceil(CHUNK);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(chunks.max(1));
+    let mut samples = vec![0.0; sims];
+    std::thread::scope(|scope| {
+        let mut rest: &mut [f64] = &mut samples;
+        let per_thread = chunks.div_ceil(threads.max(1));
+        let mut chunk = 0;
+        let mut handles = Vec::new();
+        while !rest.is_empty() {
+            let take = (per_thread * CHUNK).min(rest.len());
+            let (mine, tail) = rest.split_at_mut(take);
+            rest = tail;
+            let first_chunk = chunk;
+            chunk += take.div_ceil(CHUNK);
+            let active = &active;
+            handles.push(scope.spawn(move || {
+                for (k, out) in mine.chunks_mut(CHUNK).enumerate() {
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                    rng.set_stream((first_chunk + k) as u64);
+                    for total in out.iter_mut() {
+                        let mut revenue = closed_won_to_date;
+                        for &(amount, c) in active {
+                            let draw = rng.next_u64();
+                            let hit = match c {
+                                Chance::Never => false,
+                                Chance::Always => true,
+                                Chance::Below(t) => draw < t,
+                            };
+                            if hit {
+                                revenue += amount;
+                            }
+                        }
+                        *total = revenue;
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        }
+    });
+    samples.sort_by(f64::total_cmp);
+    Simulation {
+        samples,
+        closed_won_to_date,
+        expected,
+        open_deals_counted: active.len(),
+    }
+}
+
+/// The straightforward way, for comparison: one thread; for each
+/// simulation and deal, draw the outcome, then a close date, then check the
+/// period.
+pub fn simulate_naive(
+    deals: &[OpenDeal],
+    as_of: NaiveDate,
+    period: Period,
+    closed_won_to_date: f64,
+    sims: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let start = (period.start - as_of).num_days() as f64;
+    let end = (period.end - as_of).num_days() as f64;
+    let mut samples: Vec<f64> = (0..sims)
+        .map(|_| {
+            let mut revenue = closed_won_to_date;
+            for d in deals {
+                if rng.random::<f64>() < d.win_prob {
+                    let day = close_quantile(d.days_to_close, rng.random::<f64>())
+                        .ceil()
+                        .max(1.0);
+                    if day >= start && day <= end {
+                        revenue += d.amount;
+                    }
+                }
+            }
+            revenue
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    const AS_OF: &str = "2026-11-23";
+
+    fn quarter() -> Period {
+        Period::quarter_of(day(AS_OF))
+    }
+
+    fn deal(amount: f64, win_prob: f64, q: [f64; 3]) -> OpenDeal {
+        OpenDeal {
+            amount,
+            win_prob,
+            days_to_close: q,
+        }
+    }
+
+    #[test]
+    fn quarters() {
+        assert_eq!(
+            quarter(),
+            Period {
+                start: day("2026-10-01"),
+                end: day("2026-12-31")
+            }
+        );
+        assert_eq!(
+            quarter().next_quarter(),
+            Period {
+                start: day("2027-01-01"),
+                end: day("2027-03-31")
+            }
+        );
+    }
+
+    #[test]
+    fn cdf_and_quantile_are_inverse_and_monotone() {
+        let q = [5.0, 20.0, 60.0];
+        assert_eq!(close_cdf(q, 5.0), 0.1);
+        assert_eq!(close_cdf(q, 20.0), 0.5);
+        assert_eq!(close_cdf(q, 60.0), 0.9);
+        let mut last = 0.0;
+        let atom = close_cdf(q, 0.0);
+        assert!(atom > 0.0 && atom < 0.1);
+        for i in 1..1000 {
+            let u = i as f64 / 1000.0;
+            let d = close_quantile(q, u);
+            if u > atom {
+                assert!((close_cdf(q, d) - u).abs() < 1e-9, "u {u}");
+            } else {
+                assert_eq!(d, 0.0);
+            }
+            assert!(d >= last);
+            last = d;
+        }
+    }
+
+    #[test]
+    fn certain_outcomes_give_exact_answers() {
+        // Sure wins closing within the quarter (by day 38 = 2026-12-31) and sure losses.
+        let deals = [
+            deal(100.0, 1.0, [1.0, 2.0, 3.0]),
+            deal(50.0, 0.0, [1.0, 2.0, 3.0]),
+            deal(30.0, 1.0, [1.0, 2.0, 3.0]),
+        ];
+        let s = simulate(&deals, day(AS_OF), quarter(), 1000.0, 2000, 1);
+        assert!(s.samples.iter().all(|&r| r == 1130.0));
+        assert_eq!(
+            (s.quantile(0.1), s.quantile(0.5), s.quantile(0.9)),
+            (1130.0, 1130.0, 1130.0)
+        );
+        assert_eq!(s.expected, 1130.0);
+        assert_eq!(s.open_deals_counted, 2);
+    }
+
+    #[test]
+    fn no_open_deals_is_closed_won_to_date() {
+        let s = simulate(&[], day(AS_OF), quarter(), 777.0, 500, 1);
+        assert!(s.samples.iter().all(|&r| r == 777.0));
+        assert_eq!(s.expected, 777.0);
+        assert_eq!(s.open_deals_counted, 0);
+    }
+
+    #[test]
+    fn one_deal_is_bernoulli() {
+        // Sure to close in the quarter if won; win 30%: revenue is 0 or 500.
+        let s = simulate(
+            &[deal(500.0, 0.3, [1.0, 5.0, 10.0])],
+            day(AS_OF),
+            quarter(),
+            0.0,
+            20_000,
+            3,
+        );
+        assert!(s.samples.iter().all(|&r| r == 0.0 || r == 500.0));
+        let share = s.samples.iter().filter(|&&r| r == 500.0).count() as f64 / 20_000.0;
+        // Binomial SD at n = 20,000: sqrt(0.3 * 0.7 / 20000) = 0.0032; allow 5 SD.
+        assert!((share - 0.3).abs() < 0.017, "{share}");
+        assert_eq!((s.quantile(0.1), s.quantile(0.9)), (0.0, 500.0));
+    }
+
+    #[test]
+    fn a_deal_closing_surely_after_the_period_counts_nothing() {
+        // The quarter ends 38 days after the as-of date; this deal closes on day 90.
+        assert_eq!(
+            prob_in_period([90.0, 90.0, 90.0], day(AS_OF), quarter()),
+            0.0
+        );
+        let s = simulate(
+            &[deal(1e6, 0.9, [90.0, 90.0, 90.0])],
+            day(AS_OF),
+            quarter(),
+            10.0,
+            1000,
+            1,
+        );
+        assert!(s.samples.iter().all(|&r| r == 10.0));
+        assert_eq!(s.expected, 10.0);
+        assert_eq!(s.open_deals_counted, 0);
+        // A spread-out deal's lower tail does reach into the quarter, a little.
+        let p = prob_in_period([90.0, 120.0, 150.0], day(AS_OF), quarter());
+        assert!(p > 0.0 && p < 0.01, "{p}");
+    }
+
+    #[test]
+    fn mean_converges_to_the_analytic_expectation() {
+        let deals: Vec<OpenDeal> = (0..400)
+            .map(|i| {
+                let f = i as f64;
+                deal(
+                    1000.0 + 37.0 * f,
+                    (f * 0.0123) % 1.0,
+                    [f % 30.0, 20.0 + f % 40.0, 60.0 + f % 90.0],
+                )
+            })
+            .collect();
+        let sims = 10_000;
+        let s = simulate(&deals, day(AS_OF), quarter(), 5000.0, sims, 9);
+        // The standard error of the mean is sd / sqrt(n); allow 4 of them.
+        let var: f64 = deals
+            .iter()
+            .map(|d| {
+                let p = d.win_prob * prob_in_period(d.days_to_close, day(AS_OF), quarter());
+                d.amount * d.amount * p * (1.0 - p)
+            })
+            .sum();
+        let tolerance = 4.0 * (var / sims as f64).sqrt();
+        assert!(
+            (s.mean() - s.expected).abs() < tolerance,
+            "{} vs {} ± {tolerance}",
+            s.mean(),
+            s.expected
+        );
+        // The straightforward sampler draws the same distribution.
+        let naive = simulate_naive(&deals, day(AS_OF), quarter(), 5000.0, sims, 9);
+        let naive_mean = naive.iter().sum::<f64>() / sims as f64;
+        assert!(
+            (naive_mean - s.expected).abs() < tolerance,
+            "{naive_mean} vs {}",
+            s.expected
+        );
+    }
+
+    #[test]
+    fn same_seed_same_numbers_and_quantiles_are_monotone() {
+        let deals: Vec<OpenDeal> = (0..50)
+            .map(|i| deal(100.0 * i as f64, 0.4, [3.0, 10.0, 40.0]))
+            .collect();
+        let a = simulate(&deals, day(AS_OF), quarter(), 0.0, 3000, 5);
+        let b = simulate(&deals, day(AS_OF), quarter(), 0.0, 3000, 5);
+        assert_eq!(a, b);
+        let c = simulate(&deals, day(AS_OF), quarter(), 0.0, 3000, 6);
+        assert_ne!(a.samples, c.samples);
+        assert!(a.quantile(0.1) <= a.quantile(0.5) && a.quantile(0.5) <= a.quantile(0.9));
+    }
+}

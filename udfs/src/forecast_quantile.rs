@@ -1,0 +1,194 @@
+//! `forecast_quantile(q [, period_start, period_end])` → Float64: the
+//! q-quantile of simulated revenue for a period (default: the quarter of the
+//! as-of date), from [`crate::forecast`].
+//!
+//! Simulations are memoised per period inside the function's book, so a
+//! query asking for P10, P50 and P90 simulates once. Dates are SQL dates
+//! (`DATE '2027-01-01'`); the period includes both ends.
+
+use crate::forecast::{simulate, OpenDeal, Period, Simulation};
+use crate::win_prob::doc;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray, Float64Array};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
+use datafusion::common::{exec_err, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Everything a forecast needs, and the simulations already run.
+pub struct ForecastBook {
+    pub as_of: NaiveDate,
+    pub deals: Vec<OpenDeal>,
+    /// Closed-won deals: close date and amount.
+    pub won: Vec<(NaiveDate, f64)>,
+    pub simulations: usize,
+    pub seed: u64,
+    /// Identifies the inputs (data, models, seed): equal keys, equal answers.
+    pub key: String,
+    cache: Mutex<HashMap<Period, Arc<Simulation>>>,
+}
+
+impl std::fmt::Debug for ForecastBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ForecastBook({} open deals, {})",
+            self.deals.len(),
+            self.key
+        )
+    }
+}
+
+impl ForecastBook {
+    pub fn new(
+        as_of: NaiveDate,
+        deals: Vec<OpenDeal>,
+        won: Vec<(NaiveDate, f64)>,
+        simulations: usize,
+        seed: u64,
+        key: String,
+    ) -> Self {
+        Self {
+            as_of,
+            deals,
+            won,
+            simulations,
+            seed,
+            key,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Revenue closed-won inside the period up to the as-of date.
+    pub fn closed_won(&self, period: Period) -> f64 {
+        self.won
+            .iter()
+            .filter(|(d, _)| *d >= period.start && *d <= period.end && *d <= self.as_of)
+            .fold(0.0, |total, (_, a)| total + a)
+    }
+
+    /// The period's simulation, run once and then remembered.
+    pub fn simulation(&self, period: Period) -> Arc<Simulation> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(period)
+            .or_insert_with(|| {
+                Arc::new(simulate(
+                    &self.deals,
+                    self.as_of,
+                    period,
+                    self.closed_won(period),
+                    self.simulations,
+                    self.seed,
+                ))
+            })
+            .clone()
+    }
+}
+
+#[derive(Debug)]
+pub struct ForecastQuantile {
+    book: Arc<ForecastBook>,
+    signature: Signature,
+}
+
+impl ForecastQuantile {
+    pub fn new(book: Arc<ForecastBook>) -> Self {
+        Self {
+            book,
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Float64]),
+                    TypeSignature::Exact(vec![
+                        DataType::Float64,
+                        DataType::Date32,
+                        DataType::Date32,
+                    ]),
+                ],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl PartialEq for ForecastQuantile {
+    fn eq(&self, other: &Self) -> bool {
+        self.book.key == other.book.key
+    }
+}
+impl Eq for ForecastQuantile {}
+impl Hash for ForecastQuantile {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.book.key.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for ForecastQuantile {
+    fn name(&self) -> &str {
+        "forecast_quantile"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let q = arrays[0].as_primitive::<Float64Type>();
+        let default = Period::quarter_of(self.book.as_of);
+        let mut out = Vec::with_capacity(args.number_rows);
+        for i in 0..args.number_rows {
+            if q.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let level = q.value(i);
+            if !(0.0..=1.0).contains(&level) {
+                return exec_err!("forecast_quantile: q must be between 0 and 1, got {level}");
+            }
+            let period = if arrays.len() == 3 {
+                let (s, e) = (
+                    arrays[1].as_primitive::<Date32Type>(),
+                    arrays[2].as_primitive::<Date32Type>(),
+                );
+                if s.is_null(i) || e.is_null(i) {
+                    out.push(None);
+                    continue;
+                }
+                let (start, end) = (
+                    crate::time::days_to_date(s.value(i)),
+                    crate::time::days_to_date(e.value(i)),
+                );
+                if end < start {
+                    return exec_err!(
+                        "forecast_quantile: the period ends ({end}) before it starts ({start})"
+                    );
+                }
+                Period { start, end }
+            } else {
+                default
+            };
+            out.push(Some(self.book.simulation(period).quantile(level)));
+        }
+        Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        static DOC: OnceLock<Documentation> = OnceLock::new();
+        Some(DOC.get_or_init(|| {
+            doc(
+                "The q-quantile of Monte Carlo period revenue (closed-won to date plus simulated wins landing in the period); default period: the quarter of the as-of date.",
+                "forecast_quantile(q [, period_start, period_end])",
+            )
+        }))
+    }
+}

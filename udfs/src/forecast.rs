@@ -18,7 +18,7 @@
 //! not depend on how many threads run them.
 
 use chrono::NaiveDate;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Simulations run by default.
@@ -170,23 +170,11 @@ impl Simulation {
     }
 }
 
-/// Per-deal chance of contributing to the period, as a threshold on a
-/// uniform u64 draw (`u < threshold`), with certainties exact.
-#[derive(Clone, Copy)]
-enum Chance {
-    Never,
-    Always,
-    Below(u64),
-}
-
-fn chance(p: f64) -> Chance {
-    if p.is_nan() || p <= 0.0 {
-        Chance::Never
-    } else if p >= 1.0 {
-        Chance::Always
-    } else {
-        Chance::Below((p * 2f64.powi(64)) as u64)
-    }
+/// A deal's chance of landing in the period as a threshold on a uniform
+/// 32-bit draw (`draw < threshold`): resolution 2⁻³², far below any
+/// probability the models produce. Certain deals never reach the draw.
+fn threshold(p: f64) -> u32 {
+    (p * 4_294_967_296.0).min(u32::MAX as f64) as u32
 }
 
 /// Simulates `sims` outcomes of the period in parallel.
@@ -202,12 +190,21 @@ pub fn simulate(
         .iter()
         .map(|d| d.win_prob.clamp(0.0, 1.0) * prob_in_period(d.days_to_close, as_of, period))
         .collect();
-    let active: Vec<(f64, Chance)> = deals
+    // Sure wins in the period are revenue in every run; only uncertain
+    // deals need a draw.
+    let certain: f64 = deals
         .iter()
         .zip(&probs)
-        .filter(|(_, p)| **p > 0.0)
-        .map(|(d, p)| (d.amount, chance(*p)))
-        .collect();
+        .filter(|(_, p)| **p >= 1.0)
+        .fold(0.0, |total, (d, _)| total + d.amount);
+    let (amounts, thresholds): (Vec<f64>, Vec<u32>) = deals
+        .iter()
+        .zip(&probs)
+        .filter(|(_, p)| **p > 0.0 && **p < 1.0)
+        .map(|(d, p)| (d.amount, threshold(*p)))
+        .unzip();
+    let counted = probs.iter().filter(|p| **p > 0.0).count();
+    let base = closed_won_to_date + certain;
     let expected = closed_won_to_date
         + deals
             .iter()
@@ -231,23 +228,18 @@ pub fn simulate(
             rest = tail;
             let first_chunk = chunk;
             chunk += take.div_ceil(CHUNK);
-            let active = &active;
+            let (amounts, thresholds) = (&amounts, &thresholds);
             handles.push(scope.spawn(move || {
+                let mut draws = vec![0u32; thresholds.len()];
                 for (k, out) in mine.chunks_mut(CHUNK).enumerate() {
                     let mut rng = ChaCha8Rng::seed_from_u64(seed);
                     rng.set_stream((first_chunk + k) as u64);
                     for total in out.iter_mut() {
-                        let mut revenue = closed_won_to_date;
-                        for &(amount, c) in active {
-                            let draw = rng.next_u64();
-                            let hit = match c {
-                                Chance::Never => false,
-                                Chance::Always => true,
-                                Chance::Below(t) => draw < t,
-                            };
-                            if hit {
-                                revenue += amount;
-                            }
+                        // One block of draws per run, then a branch-free sum.
+                        rng.fill(draws.as_mut_slice());
+                        let mut revenue = base;
+                        for ((&amount, &t), &u) in amounts.iter().zip(thresholds).zip(&draws) {
+                            revenue += if u < t { amount } else { 0.0 };
                         }
                         *total = revenue;
                     }
@@ -263,7 +255,7 @@ pub fn simulate(
         samples,
         closed_won_to_date,
         expected,
-        open_deals_counted: active.len(),
+        open_deals_counted: counted,
     }
 }
 

@@ -66,17 +66,23 @@ unsafe impl Send for SharedBooster {}
 // SAFETY: as above.
 unsafe impl Sync for SharedBooster {}
 
+/// Reads a model file; a missing one is [`ModelError::Missing`].
+fn read_model_file(path: &Path) -> Result<String, ModelError> {
+    std::fs::read_to_string(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ModelError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
 impl SharedBooster {
-    fn load(path: &Path) -> Result<SharedBooster, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ModelError::Missing {
-                path: path.to_path_buf(),
-            },
-            _ => ModelError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+    /// Loads a booster and returns it with the model text it was read from.
+    fn load(path: &Path) -> Result<(SharedBooster, String), ModelError> {
+        let text = read_model_file(path)?;
         let booster = Booster::from_string(&text).map_err(|e| ModelError::Corrupt {
             path: path.to_path_buf(),
             message: format!("not a readable LightGBM model ({e})"),
@@ -89,7 +95,7 @@ impl SharedBooster {
                 found: names.join(", "),
             });
         }
-        Ok(SharedBooster(booster))
+        Ok((SharedBooster(booster), text))
     }
 
     /// Raw scores (for the binary model: log-odds margins), one per row.
@@ -155,14 +161,10 @@ impl WinProbModel {
     pub fn load(dir: &Path) -> Result<WinProbModel, ModelError> {
         let model_path = dir.join(WIN_PROB_MODEL);
         let meta_path = dir.join(WIN_PROB_META);
-        let booster = SharedBooster::load(&model_path)?;
+        let (booster, model_text) = SharedBooster::load(&model_path)?;
         let (meta, meta_text): (WinProbMeta, String) = read_meta(&meta_path)?;
         check_features(&meta_path, &meta.features)?;
-        let model_text = std::fs::read(&model_path).map_err(|source| ModelError::Io {
-            path: model_path.clone(),
-            source,
-        })?;
-        let fingerprint = fingerprint(&[&model_text, meta_text.as_bytes()]);
+        let fingerprint = fingerprint(&[model_text.as_bytes(), meta_text.as_bytes()]);
         Ok(WinProbModel {
             booster,
             meta,
@@ -209,13 +211,13 @@ impl TimeToCloseModel {
         let mut parts = Vec::new();
         let mut boosters = Vec::new();
         for alpha in QUANTILES {
-            let path = dir.join(time_to_close_model(alpha));
-            boosters.push(SharedBooster::load(&path)?);
-            parts.push(std::fs::read(&path).map_err(|source| ModelError::Io { path, source })?);
+            let (booster, text) = SharedBooster::load(&dir.join(time_to_close_model(alpha)))?;
+            boosters.push(booster);
+            parts.push(text);
         }
         let (meta, meta_text): (TimeToCloseMeta, String) = read_meta(&meta_path)?;
         check_features(&meta_path, &meta.features)?;
-        let mut all: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let mut all: Vec<&[u8]> = parts.iter().map(String::as_bytes).collect();
         all.push(meta_text.as_bytes());
         Ok(TimeToCloseModel {
             boosters,
@@ -258,15 +260,7 @@ pub fn quantile_band(raw: [f64; 3], adjustment: f64) -> [f64; 3] {
 }
 
 fn read_meta<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), ModelError> {
-    let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => ModelError::Missing {
-            path: path.to_path_buf(),
-        },
-        _ => ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    let text = read_model_file(path)?;
     let meta = serde_json::from_str(&text).map_err(|e| ModelError::Corrupt {
         path: path.to_path_buf(),
         message: format!("not valid model metadata: {e}"),

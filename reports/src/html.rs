@@ -129,28 +129,7 @@ pub fn write_html_atomic(doc: &Document, path: &Path) -> io::Result<()> {
     write_atomic(path, render_html(doc, &HtmlOptions::default()).as_bytes())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and
-/// a rename, creating the folder if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use crate::atomic::write_atomic;
 
 fn write_block(out: &mut String, block: &Block) {
     match block {

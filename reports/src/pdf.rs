@@ -30,10 +30,7 @@ mod table;
 mod tests;
 mod text;
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use printpdf::{FontId, Mm, PdfDocument, PdfFont, PdfPage, PdfSaveOptions};
 
@@ -143,40 +140,10 @@ pub fn render_pdf(doc: &Document, options: &PdfOptions) -> Result<Vec<u8>, PdfEr
 /// reader never sees a half-written PDF and a failure leaves no debris.
 pub fn write_pdf_atomic(doc: &Document, path: &Path) -> Result<PdfSummary, PdfError> {
     let (bytes, pages) = render(doc, &PdfOptions::default())?;
-    let io_err = |path: &Path, source| PdfError::Io {
+    crate::atomic::write_atomic(path, &bytes).map_err(|source| PdfError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io_err(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-        )
     })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(&tmp, e));
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(path, e));
-    }
     Ok(PdfSummary {
         pages,
         bytes: bytes.len() as u64,

@@ -297,20 +297,37 @@ pub fn fingerprint(parts: &[&[u8]]) -> String {
     format!("{:032x}", hasher.digest128())
 }
 
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, then a rename.
+/// Writes `bytes` to `path` atomically: a uniquely named temp file in the
+/// same folder, synced, then renamed over the target; on failure the temp
+/// file is removed. (The reports crate has the same rule for its outputs.)
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let io = |source| ModelError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.{}-{}.tmp",
         path.file_name()
             .map_or("out".into(), |n| n.to_string_lossy()),
-        std::process::id()
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
 }

@@ -2,6 +2,7 @@
 //! block type, then read it back with poppler's `pdftotext` and check what a
 //! reader would see. Skipped (with a message) where poppler is not installed.
 
+use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -294,9 +295,14 @@ fn a_bad_font_is_a_typed_error() {
 
 #[test]
 fn write_errors_name_the_path() {
-    let path = std::env::temp_dir().join("revintel-no-such-dir/x/briefing.pdf");
+    // Missing folders are created, so make one impossible: a file in the way.
+    let dir = scratch("write-error");
+    let blocker = dir.join("revintel-not-a-dir");
+    fs::write(&blocker, b"a file").expect("temp dir is writable");
+    let path = blocker.join("x/briefing.pdf");
     let err = write_pdf_atomic(&sample_document(3), &path).expect_err("must fail");
-    assert!(err.to_string().contains("revintel-no-such-dir"), "{err}");
+    assert!(err.to_string().contains("revintel-not-a-dir"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -9,7 +9,7 @@
 
 use crate::document::{Align, Cell, Table};
 
-use super::canvas::palette;
+use super::canvas::{palette, Page};
 use super::flow::Flow;
 use super::fonts::Face;
 use super::text::{draw_lines, wrap, HAlign, Line, LineMetrics, Run, RunStyle};
@@ -190,16 +190,17 @@ pub(crate) fn lead_height(flow: &Flow<'_>, t: &Table) -> f32 {
     }
 }
 
-fn draw_header(flow: &mut Flow<'_>, m: &Measured) {
-    let (left, total, top) = (flow.geo.left(), flow.geo.width(), flow.y);
-    let page = flow.page();
-    page.fill(left, top, total, m.header_height, palette::HEADER_FILL);
+/// One row of wrapped cell lines, header or body, left to right.
+fn draw_cells<L>(page: &mut Page, cells: &[L], left: f32, top: f32, m: &Measured)
+where
+    L: AsRef<[Line]>,
+{
     let mut x = left;
-    for (c, lines) in m.header.iter().enumerate() {
+    for (c, lines) in cells.iter().enumerate() {
         let w = m.widths[c];
         draw_lines(
             page,
-            lines,
+            lines.as_ref(),
             x + PAD_X,
             top + PAD_Y,
             w - 2.0 * PAD_X,
@@ -208,6 +209,13 @@ fn draw_header(flow: &mut Flow<'_>, m: &Measured) {
         );
         x += w;
     }
+}
+
+fn draw_header(flow: &mut Flow<'_>, m: &Measured) {
+    let (left, total, top) = (flow.geo.left(), flow.geo.width(), flow.y);
+    let page = flow.page();
+    page.fill(left, top, total, m.header_height, palette::HEADER_FILL);
+    draw_cells(page, &m.header, left, top, m);
     let bottom = top + m.header_height;
     page.line(left, bottom, left + total, bottom, palette::AXIS, 0.6);
     flow.y = bottom;
@@ -254,20 +262,7 @@ pub(crate) fn lay_out(flow: &mut Flow<'_>, t: &Table) {
             let total: f32 = m.widths.iter().sum();
             page.fill(left, top, total, *h, palette::ZEBRA);
         }
-        let mut x = left;
-        for (c, lines) in cells.iter().enumerate() {
-            let w = m.widths[c];
-            draw_lines(
-                page,
-                lines,
-                x + PAD_X,
-                top + PAD_Y,
-                w - 2.0 * PAD_X,
-                LineMetrics::new(SIZE, LEADING),
-                m.aligns[c],
-            );
-            x += w;
-        }
+        draw_cells(page, cells, left, top, &m);
         flow.y += h;
     }
     close_segment(flow);

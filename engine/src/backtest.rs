@@ -167,6 +167,24 @@ pub async fn run(
     Ok(rows)
 }
 
+/// Saves the backtest where the session finds it as the `backtest` table;
+/// returns the file's path.
+pub fn save(project: &Project, rows: &[BacktestRow]) -> Result<std::path::PathBuf, BacktestError> {
+    let batch = to_batch(rows);
+    let mut bytes = Vec::new();
+    {
+        let mut writer = datafusion::arrow::ipc::writer::FileWriter::try_new(
+            &mut bytes,
+            &batch.schema(),
+        )?;
+        writer.write(&batch)?;
+        writer.finish()?;
+    }
+    let path = project.models_dir.join(BACKTEST_FILE);
+    udfs::model::write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
 /// The backtest as a table: one row per cut-off.
 pub fn to_batch(rows: &[BacktestRow]) -> RecordBatch {
     let day = |d: NaiveDate| udfs::time::date_to_days(d);

@@ -7,6 +7,8 @@
 //! lives in [`seed`].
 
 pub mod backtest;
+pub mod build;
+pub mod changes;
 pub mod demo;
 pub mod forecast;
 pub mod models;

@@ -106,17 +106,21 @@ pub async fn attach(
     let cache = project.models_dir.join(".cache");
     scoring::register(session, &models, &cache).await?;
     crate::forecast::register(session, &models, &cache).await?;
-    // The last backtest, when one was run.
-    if let Some(batch) =
-        scoring::read_cache(&project.models_dir.join(crate::backtest::BACKTEST_FILE))
-    {
-        let table = datafusion::catalog::MemTable::try_new(batch.schema(), vec![vec![batch]])
-            .map_err(scoring::ScoringError::from)?;
-        session
-            .ctx
-            .register_table("backtest", Arc::new(table))
-            .map_err(scoring::ScoringError::from)?;
-    }
+    register_backtest(session, project)?;
     session.models = Some(models);
+    Ok(())
+}
+
+/// Registers the last backtest as the `backtest` table: empty (with its
+/// columns) when none was run, so reports can say so instead of failing.
+pub fn register_backtest(
+    session: &Session,
+    project: &Project,
+) -> Result<(), scoring::ScoringError> {
+    let batch = scoring::read_cache(&project.models_dir.join(crate::backtest::BACKTEST_FILE))
+        .unwrap_or_else(|| crate::backtest::to_batch(&[]));
+    let table = datafusion::catalog::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    let _ = session.ctx.deregister_table("backtest");
+    session.ctx.register_table("backtest", Arc::new(table))?;
     Ok(())
 }

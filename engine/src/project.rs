@@ -38,6 +38,7 @@ pub struct SourcesConfig {
 pub struct PathsConfig {
     pub models: Option<PathBuf>,
     pub out: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,8 @@ pub struct Project {
     pub data_dir: PathBuf,
     pub models_dir: PathBuf,
     pub out_dir: PathBuf,
+    /// Report templates (`revintel build`).
+    pub templates_dir: PathBuf,
     /// The as-of date from the config; when absent the data's own is used.
     pub as_of: Option<NaiveDate>,
     pub strict: bool,
@@ -95,6 +98,7 @@ impl Project {
             data_dir: root.join("seeds"),
             models_dir: root.join("models"),
             out_dir: root.join("out"),
+            templates_dir: root.join("templates"),
             as_of: None,
             strict: false,
             is_demo: true,
@@ -127,6 +131,11 @@ impl Project {
             data_dir,
             models_dir: root.join(file.paths.models.unwrap_or_else(|| "models".into())),
             out_dir: root.join(file.paths.out.unwrap_or_else(|| "out".into())),
+            templates_dir: root.join(
+                file.paths
+                    .templates
+                    .unwrap_or_else(|| "templates".into()),
+            ),
             as_of,
             strict: file.strict.unwrap_or(false),
             is_demo,

@@ -4,6 +4,7 @@
 use crate::readonly::{self, Refusal};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
@@ -116,6 +117,32 @@ pub const MODEL_NAMES: [&str; 8] = [
     "backtest",
 ];
 
+/// The tables and views a statement reads, lower-cased, by their last name
+/// part (`public.deals` reads `deals`). CTE names count too; callers match
+/// against names they know.
+pub fn relations(statement: &Statement) -> Vec<String> {
+    use datafusion::sql::sqlparser::ast::visit_relations;
+    let inner = match statement {
+        Statement::Statement(s) => s.as_ref(),
+        Statement::Explain(e) => match e.statement.as_ref() {
+            Statement::Statement(s) => s.as_ref(),
+            _ => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    let mut found = Vec::new();
+    let _ = visit_relations(inner, |r| {
+        if let Some(ident) = r.0.last().and_then(|p| p.as_ident()) {
+            let name = ident.value.to_ascii_lowercase();
+            if !found.contains(&name) {
+                found.push(name);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
 /// Whether any statement reads a model-backed table or calls a model UDF.
 pub fn uses_models(statements: &[Statement]) -> bool {
     use datafusion::sql::sqlparser::ast::{visit_expressions, visit_relations, Expr};
@@ -161,27 +188,39 @@ pub fn uses_models(statements: &[Statement]) -> bool {
 pub async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<QueryResult>, QueryError> {
     let statements = parse(sql)?;
     for statement in &statements {
-        readonly::check(statement).map_err(|refusal| QueryError::ReadOnly {
-            refusal,
-            location: statement_start(statement),
-        })?;
+        check_readonly(statement)?;
     }
     let mut results = Vec::with_capacity(statements.len());
     for statement in statements {
-        results.push(run_statement(ctx, statement).await?);
+        results.push(run_statement(ctx, statement, None).await?);
     }
     Ok(results)
 }
 
-async fn run_statement(
+/// Refuses a statement that would write, pointing at its start.
+pub fn check_readonly(statement: &Statement) -> Result<(), QueryError> {
+    readonly::check(statement).map_err(|refusal| QueryError::ReadOnly {
+        refusal,
+        location: statement_start(statement),
+    })
+}
+
+/// Plans and runs one statement already passed by [`check_readonly`].
+/// `params` binds placeholders such as `$top_n` as values — never as SQL
+/// text — so a parameter cannot change what the statement does.
+pub async fn run_statement(
     ctx: &SessionContext,
     statement: Statement,
+    params: Option<ParamValues>,
 ) -> Result<QueryResult, QueryError> {
     let state = ctx.state();
-    let plan = state
+    let mut plan = state
         .statement_to_plan(statement)
         .await
         .map_err(plan_error)?;
+    if let Some(params) = params {
+        plan = plan.with_param_values(params).map_err(plan_error)?;
+    }
     // Second line of defence behind `readonly::check`.
     SQLOptions::new()
         .with_allow_ddl(false)

@@ -88,24 +88,17 @@ impl Session {
         register_batch(&ctx, "load_report", summary)?;
         register_batch(&ctx, "load_rejects", rejects)?;
 
-        let features = deal_features_sql(as_of, ActivitySource::AsOfSnapshot);
-        let register_err = |source| SessionError::Register {
-            name: "deal_features".into(),
-            source,
-        };
-        let plan = ctx
-            .state()
-            .create_logical_plan(&features)
-            .await
-            .map_err(register_err)?;
-        ctx.register_table(
-            "deal_features",
-            Arc::new(datafusion::catalog::view::ViewTable::new(
-                plan,
-                Some(features),
-            )),
-        )
-        .map_err(register_err)?;
+        let views = [
+            (
+                "deal_features",
+                deal_features_sql(as_of, ActivitySource::AsOfSnapshot),
+            ),
+            ("report_dates", crate::changes::report_dates_sql(as_of)),
+            ("pipeline_changes", crate::changes::pipeline_changes_sql(as_of)),
+        ];
+        for (name, sql) in views {
+            register_view(&ctx, name, sql).await?;
+        }
         ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
             udfs::risk_score::RiskScore::default(),
         ));
@@ -116,6 +109,20 @@ impl Session {
             models: None,
         })
     }
+}
+
+async fn register_view(ctx: &SessionContext, name: &str, sql: String) -> Result<(), SessionError> {
+    let err = |source| SessionError::Register {
+        name: name.to_string(),
+        source,
+    };
+    let plan = ctx.state().create_logical_plan(&sql).await.map_err(err)?;
+    ctx.register_table(
+        name,
+        Arc::new(datafusion::catalog::view::ViewTable::new(plan, Some(sql))),
+    )
+    .map_err(err)?;
+    Ok(())
 }
 
 fn register_batch(

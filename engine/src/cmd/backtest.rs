@@ -2,7 +2,7 @@
 //! with what was actually won.
 
 use super::{open_session, ModelUse};
-use revintel::backtest::{self, BacktestRow, BACKTEST_FILE};
+use revintel::backtest::{self, BacktestRow};
 use revintel::project::Project;
 use std::process::ExitCode;
 
@@ -51,16 +51,7 @@ pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCo
         rows.len(),
         mape * 100.0
     );
-    let batch = backtest::to_batch(&rows);
-    let mut bytes = Vec::new();
-    {
-        let mut writer =
-            datafusion::arrow::ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
-        writer.write(&batch)?;
-        writer.finish()?;
-    }
-    let path = project.models_dir.join(BACKTEST_FILE);
-    udfs::model::write_atomic(&path, &bytes)?;
+    let path = backtest::save(project, &rows)?;
     println!("saved to {} (SQL: SELECT * FROM backtest)", path.display());
     Ok(ExitCode::SUCCESS)
 }

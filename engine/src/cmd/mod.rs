@@ -2,6 +2,7 @@
 
 mod backtest;
 mod bench;
+mod build;
 mod repl;
 mod seed;
 mod sql;
@@ -38,6 +39,8 @@ pub struct Cli {
 enum Command {
     /// Generate the deterministic demo data set.
     Seed(seed::SeedArgs),
+    /// Render report templates into out/ as HTML pages and PDF briefings.
+    Build(build::BuildArgs),
     /// Query the pipeline with SQL: one-shot (-c, -f) or an interactive shell.
     Sql(sql::SqlArgs),
     /// Train the win-probability and time-to-close models and report their quality.
@@ -63,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Seed(args) => seed::run(&project, args, cli.as_of),
         Command::Sql(args) => sql::run(&project, args).await,
+        Command::Build(args) => build::run(&project, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Train => train::run(&project).await,
         Command::Backtest(args) => backtest::run(&project, args).await,

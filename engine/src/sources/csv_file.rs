@@ -1,122 +1,61 @@
-//! Loads one entity from a CSV file in revintel's canonical layout.
+//! CSV text into a [`TableReader`]: decoding, the header, every record.
 //!
-//! Columns are matched by header name (extra columns are ignored, missing
-//! optional ones become NULL, a missing required one stops the load). Each
-//! row is validated completely before any of it is appended, so a bad row is
-//! rejected whole, with the line, the field and the reason recorded.
+//! Handles what real exports contain — a byte-order mark, Latin-1 bytes
+//! (see [`super::encoding`]), CRLF line ends, quoted fields with commas and
+//! line breaks, `;` or tab delimiters — and reports each record by the line
+//! it starts on. Canonical files ([`load_csv`]) are the identity mapping.
 
-use super::report::{FileLoad, RejectedRow};
-use super::{ColumnType, Entity, SourceError};
-use chrono::NaiveDate;
-use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-};
+use super::encoding::decode;
+use super::mapping::{Formats, Mapping};
+use super::report::FileLoad;
+use super::rows::{AcceptedDeal, ReadContext, TableReader};
+use super::{Entity, SourceError};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::path::Path;
-use std::sync::Arc;
 
-/// A validated cell, borrowed from the record until it is appended.
-enum Cell<'a> {
-    Null,
-    Text(&'a str),
-    Integer(i64),
-    Number(f64),
-    Date(i32),
-}
-
-enum ColumnBuilder {
-    Text(StringBuilder),
-    Integer(Int64Builder),
-    Number(Float64Builder),
-    Date(Date32Builder),
-}
-
-impl ColumnBuilder {
-    fn new(ty: ColumnType) -> Self {
-        match ty {
-            ColumnType::Text => ColumnBuilder::Text(StringBuilder::new()),
-            ColumnType::Integer => ColumnBuilder::Integer(Int64Builder::new()),
-            ColumnType::Number => ColumnBuilder::Number(Float64Builder::new()),
-            ColumnType::Date => ColumnBuilder::Date(Date32Builder::new()),
-        }
-    }
-
-    fn append(&mut self, cell: &Cell<'_>) {
-        match (self, cell) {
-            (ColumnBuilder::Text(b), Cell::Text(v)) => b.append_value(v),
-            (ColumnBuilder::Integer(b), Cell::Integer(v)) => b.append_value(*v),
-            (ColumnBuilder::Number(b), Cell::Number(v)) => b.append_value(*v),
-            (ColumnBuilder::Date(b), Cell::Date(v)) => b.append_value(*v),
-            (ColumnBuilder::Text(b), _) => b.append_null(),
-            (ColumnBuilder::Integer(b), _) => b.append_null(),
-            (ColumnBuilder::Number(b), _) => b.append_null(),
-            (ColumnBuilder::Date(b), _) => b.append_null(),
-        }
-    }
-
-    fn finish(self) -> ArrayRef {
-        match self {
-            ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Integer(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Number(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Date(mut b) => Arc::new(b.finish()),
-        }
-    }
-}
-
+pub use super::values::parse_iso_date;
 pub use udfs::time::date_to_days;
 
-/// Parses `YYYY-MM-DD`, the only date layout of canonical files.
-pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+/// Work an importer does on each record besides the entity's own reading
+/// (HubSpot's stage-date columns).
+pub trait RecordHook {
+    /// Called with the header before the first record.
+    fn header(&mut self, header: &[String]) -> Result<(), SourceError>;
+    /// Checks a record before it is read: an `Err((field, value, reason))`
+    /// rejects the whole record.
+    fn check(&mut self, record: &csv::ByteRecord) -> Result<(), (String, Option<String>, String)>;
+    /// Called after the reader loaded the deal the record described.
+    fn accepted(&mut self, deal: &AcceptedDeal);
 }
 
-fn parse_cell(ty: ColumnType, raw: &str) -> Result<Cell<'_>, String> {
-    let bad = || format!("expected {}, found `{raw}`", ty.describe());
-    match ty {
-        ColumnType::Text => Ok(Cell::Text(raw)),
-        ColumnType::Integer => raw.parse::<i64>().map(Cell::Integer).map_err(|_| bad()),
-        ColumnType::Number => match raw.parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(Cell::Number(v)),
-            _ => Err(bad()),
-        },
-        ColumnType::Date => parse_iso_date(raw)
-            .map(|d| Cell::Date(date_to_days(d)))
-            .ok_or_else(bad),
-    }
+/// The delimiter of a header line: the most frequent of `,`, `;` and tab.
+fn sniff_delimiter(text: &[u8]) -> u8 {
+    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|d| (first.iter().filter(|b| *b == d).count(), *d == b','))
+        .unwrap_or(b',')
 }
 
-/// Reads `path` as `entity`, returning the loaded rows and what was rejected.
-pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), SourceError> {
-    // Read whole: the bytes are also the data's fingerprint, which decides
-    // whether cached scores still hold.
-    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let fingerprint = udfs::model::fingerprint(&[&bytes]);
-    let mut reader = csv::ReaderBuilder::new()
+/// Reads the CSV bytes `raw` (from `path`) into `reader`, in the formats of
+/// its mapping, and returns the file's report.
+pub fn read_csv(
+    reader: &mut TableReader<'_>,
+    path: &Path,
+    raw: &[u8],
+    formats: &Formats,
+    ctx: &ReadContext<'_>,
+    mut hook: Option<&mut dyn RecordHook>,
+) -> Result<FileLoad, SourceError> {
+    let fingerprint = udfs::model::fingerprint(&[raw]);
+    let decoded = decode(raw, formats.encoding);
+    let text = &decoded.bytes[..];
+    let delimiter = formats.delimiter.unwrap_or_else(|| sniff_delimiter(text));
+    let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes.as_slice());
-    let columns = entity.columns();
-    let expected = || {
-        columns
-            .iter()
-            .map(|c| c.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-
+        .delimiter(delimiter)
+        .from_reader(text);
     let csv_err = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
         match e.into_kind() {
@@ -131,140 +70,68 @@ pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), 
             },
         }
     };
-
     let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record).map_err(csv_err)? {
+    if !csv.read_byte_record(&mut record).map_err(csv_err)? {
         return Err(SourceError::Empty {
             path: path.to_path_buf(),
-            expected: expected(),
+            expected: reader.expected_columns(),
         });
     }
     let header: Vec<String> = record
         .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let h = String::from_utf8_lossy(h);
-            let h = if i == 0 {
-                h.trim_start_matches('\u{feff}')
-            } else {
-                &h
-            };
-            h.trim().to_ascii_lowercase()
-        })
+        .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    // Position in the file of each canonical column, if present.
-    let mut positions = Vec::with_capacity(columns.len());
-    for column in columns {
-        let pos = header.iter().position(|h| h == column.name);
-        if pos.is_none() && column.required {
-            return Err(SourceError::MissingColumn {
-                path: path.to_path_buf(),
-                column: column.name.to_string(),
-                found: header.join(", "),
-            });
-        }
-        positions.push(pos);
+    reader.begin(path, &header, fingerprint, false)?;
+    if let Some(note) = decoded.note {
+        reader.load_mut().notes.insert(0, note);
     }
-
-    let mut builders: Vec<ColumnBuilder> =
-        columns.iter().map(|c| ColumnBuilder::new(c.ty)).collect();
-    let mut load = FileLoad {
-        table: entity.table().to_string(),
-        file: path.to_path_buf(),
-        rows_read: 0,
-        rows_loaded: 0,
-        rejected: Vec::new(),
-        fingerprint,
-    };
-    let mut record = csv::ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(csv_err)? {
+    if let Some(h) = hook.as_deref_mut() {
+        h.header(&header)?;
+    }
+    while csv.read_byte_record(&mut record).map_err(csv_err)? {
         let line = record.position().map_or(0, |p| p.line());
-        // A blank line is not a row; the csv reader already skips those.
-        load.rows_read += 1;
-        let reject = |field: Option<&str>, value: Option<&[u8]>, reason: String| RejectedRow {
-            file: path.to_path_buf(),
-            line,
-            field: field.map(str::to_string),
-            value: value.map(|v| String::from_utf8_lossy(v).into_owned()),
-            reason,
-        };
-        if record.len() != header.len() {
-            load.rejected.push(reject(
-                None,
-                None,
-                format!(
-                    "expected {} fields as in the header, found {}",
-                    header.len(),
-                    record.len()
-                ),
-            ));
-            continue;
-        }
-        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(columns.len());
-        let mut failure = None;
-        for (column, pos) in columns.iter().zip(&positions) {
-            let raw = pos.and_then(|p| record.get(p)).unwrap_or(b"");
-            let text = match std::str::from_utf8(raw) {
-                Ok(t) => t.trim(),
-                Err(e) => {
-                    failure = Some(reject(
-                        Some(column.name),
-                        Some(raw),
-                        format!(
-                            "not valid UTF-8 (byte {} of the field)",
-                            e.valid_up_to() + 1
-                        ),
-                    ));
-                    break;
-                }
-            };
-            if text.is_empty() {
-                if column.required {
-                    failure = Some(reject(
-                        Some(column.name),
-                        None,
-                        "required value is empty".into(),
-                    ));
-                    break;
-                }
-                cells.push(Cell::Null);
+        if let Some(h) = hook.as_deref_mut() {
+            if let Err((field, value, reason)) = h.check(&record) {
+                reader.reject(line, Some(&field), value, reason);
                 continue;
             }
-            match parse_cell(column.ty, text) {
-                Ok(cell) => cells.push(cell),
-                Err(reason) => {
-                    let col = pos.map_or(0, |p| p + 1);
-                    failure = Some(reject(
-                        Some(column.name),
-                        Some(raw),
-                        format!("column {col}: {reason}"),
-                    ));
-                    break;
-                }
-            }
         }
-        match failure {
-            Some(rejected) => load.rejected.push(rejected),
-            None => {
-                for (builder, cell) in builders.iter_mut().zip(&cells) {
-                    builder.append(cell);
-                }
-                load.rows_loaded += 1;
+        if reader.read(&record, line, ctx) {
+            if let (Some(h), Some(deal)) = (hook.as_deref_mut(), reader.last_deal()) {
+                h.accepted(deal);
             }
         }
     }
-    let arrays: Vec<ArrayRef> = builders.into_iter().map(ColumnBuilder::finish).collect();
-    let batch =
-        RecordBatch::try_new(entity.schema(), arrays).map_err(|source| SourceError::Arrow {
-            table: entity.table().to_string(),
-            source,
-        })?;
+    Ok(reader.end())
+}
+
+/// Reads `path` as `entity` in revintel's canonical layout, returning the
+/// loaded rows and what was rejected.
+pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), SourceError> {
+    // Read whole: the bytes are also the data's fingerprint, which decides
+    // whether cached scores still hold.
+    let bytes = std::fs::read(path).map_err(|source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mapping = Mapping::canonical();
+    let mut reader = TableReader::new(entity, &mapping);
+    let load = read_csv(
+        &mut reader,
+        path,
+        &bytes,
+        &mapping.formats,
+        &ReadContext::default(),
+        None,
+    )?;
+    let (batch, _) = reader.finish()?;
     Ok((batch, load))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     fn write(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
         let p = dir.join(name);
@@ -278,8 +145,6 @@ mod tests {
             parse_iso_date("2025-03-14"),
             NaiveDate::from_ymd_opt(2025, 3, 14)
         );
-        assert_eq!(parse_iso_date("2025-02-30"), None);
-        assert_eq!(parse_iso_date("3/14/2025"), None);
         assert_eq!(
             date_to_days(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()),
             1
@@ -332,5 +197,13 @@ mod tests {
         let p = write(dir.path(), "reps.csv", "");
         let err = load_csv(&p, Entity::Reps).unwrap_err().to_string();
         assert!(err.contains("empty") && err.contains("rep_id"), "{err}");
+    }
+
+    #[test]
+    fn delimiters_are_sniffed() {
+        assert_eq!(sniff_delimiter(b"a;b;c\n1,5;2;3"), b';');
+        assert_eq!(sniff_delimiter(b"a,b\n"), b',');
+        assert_eq!(sniff_delimiter(b"a\tb\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"single\n"), b',');
     }
 }

@@ -5,8 +5,13 @@
 //! lost.
 
 pub mod csv_file;
+pub mod encoding;
 pub mod entities;
+pub mod history;
+pub mod mapping;
 pub mod report;
+pub mod rows;
+pub mod values;
 
 pub use entities::{Column, ColumnType, Entity};
 pub use report::{FileLoad, LoadReport, RejectedRow};
@@ -23,10 +28,12 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: line 1: required column `{column}` is missing from the header (found: {found})", path.display())]
+    #[error("{}: line 1: required column `{column}`{looked_for} is missing from the header (found: {found})", path.display())]
     MissingColumn {
         path: PathBuf,
         column: String,
+        /// The headers a mapping accepts for it, when not just its own name.
+        looked_for: String,
         found: String,
     },
     #[error("{}: the file is empty; expected a header line with columns {expected}", path.display())]

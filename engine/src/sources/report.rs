@@ -41,6 +41,9 @@ pub struct FileLoad {
     pub rejected: Vec<RejectedRow>,
     /// Hash of the file's bytes.
     pub fingerprint: String,
+    /// What else the reader noticed: the encoding it decoded from, columns
+    /// it did not use, same-day history changes it folded.
+    pub notes: Vec<String>,
 }
 
 impl FileLoad {

@@ -179,23 +179,20 @@ async fn build_inner(
     let shared = run
         .queries(template, params, &per_page_names(template, params, None))
         .await?;
-    let list = shared
-        .get(&pages.query)
-        .cloned()
-        .ok_or_else(|| {
-            template.error_at(
-                page_query.line.saturating_sub(1),
-                1,
-                1,
-                format!(
-                    "pages: query {:?} uses a per-page parameter; the page list must not",
-                    pages.query
-                ),
-            )
-        })?;
-    let keys = pages.page_keys(&list).map_err(|message| {
-        template.error_at(page_query.line.saturating_sub(1), 1, 1, message)
+    let list = shared.get(&pages.query).cloned().ok_or_else(|| {
+        template.error_at(
+            page_query.line.saturating_sub(1),
+            1,
+            1,
+            format!(
+                "pages: query {:?} uses a per-page parameter; the page list must not",
+                pages.query
+            ),
+        )
     })?;
+    let keys = pages
+        .page_keys(&list)
+        .map_err(|message| template.error_at(page_query.line.saturating_sub(1), 1, 1, message))?;
     let page_source = page_template.as_ref().unwrap_or(template);
     // The page template's own parameters, taking the listing's values by name.
     let page_base: Params = match &page_template {
@@ -203,7 +200,12 @@ async fn build_inner(
             .front_matter()
             .params
             .iter()
-            .map(|(k, v)| (k.clone(), params.get(k).cloned().unwrap_or_else(|| v.clone())))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    params.get(k).cloned().unwrap_or_else(|| v.clone()),
+                )
+            })
             .collect(),
         None => params.clone(),
     };
@@ -222,9 +224,15 @@ async fn build_inner(
         }
         let mut results = shared.clone();
         if page_template.is_some() {
-            results.extend(run.queries(page_source, &page_params, &BTreeSet::new()).await?);
+            results.extend(
+                run.queries(page_source, &page_params, &BTreeSet::new())
+                    .await?,
+            );
         } else if !per_page.is_empty() {
-            results.extend(run.page_queries(page_source, &page_params, &per_page).await?);
+            results.extend(
+                run.page_queries(page_source, &page_params, &per_page)
+                    .await?,
+            );
         }
         let context = RenderContext {
             as_of: run.session.as_of,
@@ -397,9 +405,9 @@ impl<'a> Run<'a> {
         register: bool,
     ) -> Result<Arc<QueryResult>, BuildError> {
         let located = |e: QueryError| -> BuildError {
-            let (line, column, width) = e
-                .location()
-                .map_or((1, 1, 1), |l| (l.line as usize, l.column as usize, l.width as usize));
+            let (line, column, width) = e.location().map_or((1, 1, 1), |l| {
+                (l.line as usize, l.column as usize, l.width as usize)
+            });
             template
                 .sql_error(q, line, column, width, format!("query {:?}: {e}", q.name))
                 .into()
@@ -435,9 +443,7 @@ impl<'a> Run<'a> {
             .await
             .map_err(located)?;
         let converted = QueryResult::from_schema_and_batches(&result.schema, &result.batches)
-            .map_err(|e| {
-                template.sql_error(q, 1, 1, 1, format!("query {:?}: {e}", q.name))
-            })?;
+            .map_err(|e| template.sql_error(q, 1, 1, 1, format!("query {:?}: {e}", q.name)))?;
         let rows = converted.row_count();
         match self.rows.iter_mut().find(|(n, _)| n == &q.name) {
             Some((_, n)) => *n += rows,

@@ -26,7 +26,8 @@ pub fn report_dates_sql(as_of: chrono::NaiveDate) -> String {
 
 /// One row per change of a deal in the window, of kinds `added`, `won`,
 /// `lost`, `slipped` (expected close moved later), `pulled_in` (moved
-/// earlier), `amount_up` and `amount_down`. A deal can have several (e.g.
+/// earlier), `amount_up`, `amount_down` and `stage_moved` (to another open
+/// stage); `left_quarter` marks a slip out of the as-of quarter. A deal can have several (e.g.
 /// added and won in the same week). Moves and amount changes count only
 /// for deals open at both ends of the week.
 pub fn pipeline_changes_sql(as_of: chrono::NaiveDate) -> String {
@@ -59,6 +60,7 @@ kinds AS (
     UNION ALL SELECT 'pulled_in', * FROM joined WHERE open_both AND close_after < close_before
     UNION ALL SELECT 'amount_up', * FROM joined WHERE open_both AND amount_after > amount_before
     UNION ALL SELECT 'amount_down', * FROM joined WHERE open_both AND amount_after < amount_before
+    UNION ALL SELECT 'stage_moved', * FROM joined WHERE open_both AND stage_after <> stage_before
 )
 SELECT k.change, k.deal_id, d.name AS deal_name, a.name AS account_name, r.name AS owner_name,
        k.stage_before, k.stage_after, k.amount_before, k.amount_after,

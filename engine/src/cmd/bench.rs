@@ -11,7 +11,8 @@
 //! * `shap_top` over 100,000 deals against the raw contribution prediction
 //!   alone; target ≤ 1.2×;
 //! * the Monte Carlo forecast, 10,000 simulations × 10,000 open deals,
-//!   against a straightforward single-threaded loop; target ≤ 0.5 s.
+//!   against a straightforward single-threaded loop; target ≤ 0.5 s;
+//! * with `--reports`, only the weekly briefing's render (see `bench_reports`).
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -29,18 +30,21 @@ pub struct BenchArgs {
     /// Only the model benchmarks.
     #[arg(long)]
     models_only: bool,
+    /// Only the report benchmark (weekly briefing at 10,000 deals).
+    #[arg(long)]
+    reports: bool,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
 }
 
 /// Wall time and peak resident memory of a finished child process.
-struct ChildRun {
-    wall: Duration,
-    peak_rss_bytes: u64,
+pub(super) struct ChildRun {
+    pub(super) wall: Duration,
+    pub(super) peak_rss_bytes: u64,
 }
 
-fn run_child(exe: &Path, args: &[&str], cwd: &Path) -> anyhow::Result<ChildRun> {
+pub(super) fn run_child(exe: &Path, args: &[&str], cwd: &Path) -> anyhow::Result<ChildRun> {
     let started = Instant::now();
     let child = Command::new(exe)
         .args(args)
@@ -73,18 +77,18 @@ fn run_child(exe: &Path, args: &[&str], cwd: &Path) -> anyhow::Result<ChildRun> 
     })
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
+pub(super) fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
 }
 
-fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
+pub(super) fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
     xs.sort();
     let i = ((xs.len() as f64 - 1.0) * p).round() as usize;
     xs[i]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -101,6 +105,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&scratch)?;
     let runs = args.runs.max(1);
+    if args.reports {
+        super::bench_reports::run(&exe, &scratch, runs).await?;
+        std::fs::remove_dir_all(&scratch).ok();
+        return Ok(ExitCode::SUCCESS);
+    }
     forecast();
     if args.models_only {
         let demo = scratch.join("demo");

@@ -77,10 +77,7 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
     let paths = if args.templates.is_empty() {
         let found = build::discover(&project.templates_dir)?;
         if found.is_empty() {
-            anyhow::bail!(
-                "no templates (*.md) in {}",
-                project.templates_dir.display()
-            );
+            anyhow::bail!("no templates (*.md) in {}", project.templates_dir.display());
         }
         found
     } else {
@@ -174,9 +171,10 @@ async fn ensure_backtest(
     {
         return Ok(());
     }
-    eprintln!("revintel: no backtest yet; forecasting the last four quarters as they stood (once) …");
-    match revintel::backtest::run(session, project, 4, &|msg| eprintln!("revintel: {msg}")).await
-    {
+    eprintln!(
+        "revintel: no backtest yet; forecasting the last four quarters as they stood (once) …"
+    );
+    match revintel::backtest::run(session, project, 4, &|msg| eprintln!("revintel: {msg}")).await {
         Ok(rows) => {
             revintel::backtest::save(project, &rows)?;
             revintel::models::register_backtest(session, project)
@@ -195,12 +193,9 @@ fn summary(built: &Built) -> String {
         .iter()
         .take(2)
         .map(|f| match f.format {
-            OutputFormat::Pdf => format!(
-                "{} ({} pages, {})",
-                shown(&f.path),
-                f.pages,
-                kib(f.bytes)
-            ),
+            OutputFormat::Pdf => {
+                format!("{} ({} pages, {})", shown(&f.path), f.pages, kib(f.bytes))
+            }
             OutputFormat::Html => format!("{} ({})", shown(&f.path), kib(f.bytes)),
         })
         .collect();

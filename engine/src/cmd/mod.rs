@@ -2,6 +2,7 @@
 
 mod backtest;
 mod bench;
+mod bench_reports;
 mod build;
 mod repl;
 mod seed;

@@ -194,7 +194,7 @@ fn summary(built: &Built) -> String {
         .take(2)
         .map(|f| match f.format {
             OutputFormat::Pdf => {
-                format!("{} ({} pages, {})", shown(&f.path), f.pages, kib(f.bytes))
+                format!("{} ({} page{}, {})", shown(&f.path), f.pages, kib(f.bytes))
             }
             OutputFormat::Html => format!("{} ({})", shown(&f.path), kib(f.bytes)),
         })

@@ -194,7 +194,13 @@ fn summary(built: &Built) -> String {
         .take(2)
         .map(|f| match f.format {
             OutputFormat::Pdf => {
-                format!("{} ({} page{}, {})", shown(&f.path), f.pages, kib(f.bytes))
+                format!(
+                    "{} ({} page{}, {})",
+                    shown(&f.path),
+                    f.pages,
+                    if f.pages == 1 { "" } else { "s" },
+                    kib(f.bytes)
+                )
             }
             OutputFormat::Html => format!("{} ({})", shown(&f.path), kib(f.bytes)),
         })

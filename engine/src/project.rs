@@ -31,6 +31,10 @@ pub struct SourcesConfig {
     /// A folder holding `deals.csv`, `accounts.csv`, `reps.csv`,
     /// `products.csv` and `stage_history.csv`.
     pub folder: Option<PathBuf>,
+    /// Exports and databases to import (`[[sources.import]]`); they take
+    /// precedence over the folder for the entities they hold.
+    #[serde(default)]
+    pub import: Vec<crate::sources::ImportSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +75,8 @@ pub struct Project {
     pub strict: bool,
     /// True when no source is configured and the bundled demo data is used.
     pub is_demo: bool,
+    /// Where the data comes from: the folder and the imports.
+    pub sources: crate::sources::SourceSet,
 }
 
 impl Project {
@@ -102,6 +108,12 @@ impl Project {
             as_of: None,
             strict: false,
             is_demo: true,
+            sources: crate::sources::SourceSet {
+                root: root.to_path_buf(),
+                config: root.join(CONFIG_FILE),
+                folder: Some(root.join("seeds")),
+                imports: Vec::new(),
+            },
         }
     }
 
@@ -124,8 +136,19 @@ impl Project {
             )?),
             None => None,
         };
-        let is_demo = file.sources.folder.is_none();
-        let data_dir = root.join(file.sources.folder.unwrap_or_else(|| "seeds".into()));
+        let is_demo = file.sources.folder.is_none() && file.sources.import.is_empty();
+        let folder = match (&file.sources.folder, is_demo) {
+            (Some(f), _) => Some(root.join(f)),
+            (None, true) => Some(root.join("seeds")),
+            (None, false) => None,
+        };
+        let data_dir = folder.clone().unwrap_or_else(|| root.join("seeds"));
+        let sources = crate::sources::SourceSet {
+            root: root.clone(),
+            config: path.to_path_buf(),
+            folder,
+            imports: file.sources.import,
+        };
         Ok(Project {
             config: Some(path.to_path_buf()),
             data_dir,
@@ -139,6 +162,7 @@ impl Project {
             as_of,
             strict: file.strict.unwrap_or(false),
             is_demo,
+            sources,
             root,
         })
     }
@@ -171,6 +195,27 @@ mod tests {
         assert_eq!(p.data_dir, dir.path().join("crm"));
         assert_eq!(p.out_dir, dir.path().join("reports"));
         assert_eq!(p.as_of, NaiveDate::from_ymd_opt(2025, 6, 30));
+    }
+
+    #[test]
+    fn imports_are_sources_and_no_longer_demo() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[[sources.import]]\nkind = \"salesforce\"\npath = \"opps.csv\"\n",
+        )
+        .unwrap();
+        let p = Project::discover(dir.path(), None).unwrap();
+        assert!(!p.is_demo);
+        assert_eq!(p.sources.imports.len(), 1);
+        assert_eq!(p.sources.folder, None);
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[[sources.import]]\nkind = \"salesforce\"\npath = \"o.csv\"\npassword = \"x\"\n",
+        )
+        .unwrap();
+        let err = Project::discover(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("password"), "{err}");
     }
 
     #[test]

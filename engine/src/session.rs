@@ -56,13 +56,25 @@ impl Session {
 
     /// Loads the project's sources and builds the session.
     pub async fn open(project: &Project) -> Result<Session, SessionError> {
-        if !project.data_dir.join(Entity::Deals.file_name()).is_file() {
+        if project.sources.imports.is_empty()
+            && !project.data_dir.join(Entity::Deals.file_name()).is_file()
+        {
             return Err(SessionError::NoData {
                 dir: project.data_dir.clone(),
                 file: Entity::Deals.file_name(),
             });
         }
-        let (tables, load) = sources::load_folder(&project.data_dir, project.strict)?;
+        let sources::Assembled {
+            tables,
+            report: load,
+            ..
+        } = sources::load_sources(
+            &project.sources,
+            project.as_of,
+            project.strict,
+            sources::OnFailure::Stop,
+        )
+        .await?;
         let as_of = project
             .as_of
             .or_else(|| crate::demo::manifest_as_of(&project.data_dir))

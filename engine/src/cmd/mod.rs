@@ -4,6 +4,7 @@ mod backtest;
 mod bench;
 mod bench_reports;
 mod build;
+mod import;
 mod repl;
 mod seed;
 mod sql;
@@ -42,6 +43,8 @@ enum Command {
     Seed(seed::SeedArgs),
     /// Render report templates into out/ as HTML pages and PDF briefings.
     Build(build::BuildArgs),
+    /// Check the configured sources: rows each would load and reject, and why.
+    Import(import::ImportArgs),
     /// Query the pipeline with SQL: one-shot (-c, -f) or an interactive shell.
     Sql(sql::SqlArgs),
     /// Train the win-probability and time-to-close models and report their quality.
@@ -67,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Seed(args) => seed::run(&project, args, cli.as_of),
         Command::Sql(args) => sql::run(&project, args).await,
+        Command::Import(args) => import::run(&project, args).await,
         Command::Build(args) => build::run(&project, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Train => train::run(&project).await,
@@ -111,6 +115,11 @@ pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    // Rejected rows are also kept in out/rejects.csv (removed when none).
+    let rejects = revintel::sources::rejects_file::default_path(&project.out_dir);
+    if let Err(e) = revintel::sources::rejects_file::write(&rejects, &session.load) {
+        eprintln!("warning: cannot write {}: {e}", rejects.display());
     }
     for file in &session.load.files {
         if let Some(first) = file.rejected.first() {

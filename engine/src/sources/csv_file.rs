@@ -6,7 +6,7 @@
 //! it starts on. Canonical files ([`load_csv`]) are the identity mapping.
 
 use super::encoding::decode;
-use super::mapping::{Formats, Mapping};
+use super::mapping::Mapping;
 use super::report::FileLoad;
 use super::rows::{AcceptedDeal, ReadContext, TableReader};
 use super::{Entity, SourceError};
@@ -39,14 +39,15 @@ fn sniff_delimiter(text: &[u8]) -> u8 {
 
 /// Reads the CSV bytes `raw` (from `path`) into `reader`, in the formats of
 /// its mapping, and returns the file's report.
-pub fn read_csv(
-    reader: &mut TableReader<'_>,
+pub fn read_csv<'m>(
+    reader: &mut TableReader<'m>,
+    mapping: &'m Mapping,
     path: &Path,
     raw: &[u8],
-    formats: &Formats,
     ctx: &ReadContext<'_>,
     mut hook: Option<&mut dyn RecordHook>,
 ) -> Result<FileLoad, SourceError> {
+    let formats = &mapping.formats;
     let fingerprint = udfs::model::fingerprint(&[raw]);
     let decoded = decode(raw, formats.encoding);
     let text = &decoded.bytes[..];
@@ -81,7 +82,7 @@ pub fn read_csv(
         .iter()
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    reader.begin(path, &header, fingerprint, false)?;
+    reader.begin(mapping, path, &header, fingerprint, false)?;
     if let Some(note) = decoded.note {
         reader.load_mut().notes.insert(0, note);
     }
@@ -115,12 +116,12 @@ pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), 
         source,
     })?;
     let mapping = Mapping::canonical();
-    let mut reader = TableReader::new(entity, &mapping);
+    let mut reader = TableReader::new(entity);
     let load = read_csv(
         &mut reader,
+        &mapping,
         path,
         &bytes,
-        &mapping.formats,
         &ReadContext::default(),
         None,
     )?;

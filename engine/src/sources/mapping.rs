@@ -276,7 +276,16 @@ impl Mapping {
 
     /// Lays a parsed mapping table over this one.
     pub fn overlay(&mut self, table: &toml::Table) -> Result<(), String> {
-        for (key, value) in table {
+        // Stages first: `[history]` names a stage by the mapping's names.
+        let rank = |k: &str| match k {
+            "format" => 0,
+            "stages" => 1,
+            "history" => 2,
+            _ => 3,
+        };
+        let mut entries: Vec<(&String, &toml::Value)> = table.iter().collect();
+        entries.sort_by_key(|(k, _)| rank(k));
+        for (key, value) in entries {
             match key.as_str() {
                 "format" => self.overlay_format(as_table(value, "[format]")?, "[format]")?,
                 "stages" => self.overlay_stages(as_table(value, "[stages]")?)?,

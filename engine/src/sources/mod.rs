@@ -4,16 +4,25 @@
 //! [`LoadReport`] next to the data, so rejected rows are visible instead of
 //! lost.
 
+pub mod config;
 pub mod csv_file;
+pub mod derive;
 pub mod encoding;
 pub mod entities;
 pub mod history;
+pub mod hubspot;
+pub mod load;
 pub mod mapping;
+pub mod parquet_file;
+pub mod postgres;
+pub mod rejects_file;
 pub mod report;
 pub mod rows;
 pub mod values;
 
+pub use config::{ImportKind, ImportSpec};
 pub use entities::{Column, ColumnType, Entity};
+pub use load::{load_sources, Assembled, OnFailure, SourceSet};
 pub use report::{FileLoad, LoadReport, RejectedRow};
 
 use datafusion::arrow::record_batch::RecordBatch;
@@ -51,6 +60,15 @@ pub enum SourceError {
         rejected: u64,
         first: Box<RejectedRow>,
     },
+    #[error("{}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error("{source_label}: {message}")]
+    Postgres {
+        source_label: String,
+        message: String,
+    },
+    #[error("{}: no source holds deals; set [sources] folder or add a [[sources.import]] of deals", path.display())]
+    NoDeals { path: PathBuf },
     #[error("building the `{table}` table: {source}")]
     Arrow {
         table: String,
@@ -76,7 +94,8 @@ pub fn load_folder(
     let mut report = LoadReport::default();
     for entity in Entity::ALL {
         let path = dir.join(entity.file_name());
-        let (batch, load) = csv_file::load_csv(&path, entity)?;
+        let (batch, mut load) = csv_file::load_csv(&path, entity)?;
+        load.source = "folder".into();
         if strict {
             if let Some(first) = load.rejected.first() {
                 return Err(SourceError::Strict {

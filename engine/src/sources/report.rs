@@ -35,6 +35,8 @@ impl fmt::Display for RejectedRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileLoad {
     pub table: String,
+    /// The source it came from: an import's name, `folder` or `derived`.
+    pub source: String,
     pub file: PathBuf,
     pub rows_read: u64,
     pub rows_loaded: u64,

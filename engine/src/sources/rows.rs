@@ -172,7 +172,8 @@ pub struct AcceptedDeal {
 /// Reads one entity from one or more sources into one table.
 pub struct TableReader<'m> {
     entity: Entity,
-    mapping: &'m Mapping,
+    /// The current source's mapping.
+    mapping: Option<&'m Mapping>,
     plans: Vec<FieldPlan>,
     side: HashMap<&'static str, FieldPlan>,
     roles: Roles,
@@ -195,10 +196,10 @@ pub struct TableReader<'m> {
 }
 
 impl<'m> TableReader<'m> {
-    pub fn new(entity: Entity, mapping: &'m Mapping) -> TableReader<'m> {
+    pub fn new(entity: Entity) -> TableReader<'m> {
         TableReader {
             entity,
-            mapping,
+            mapping: None,
             plans: Vec::new(),
             side: HashMap::new(),
             roles: Roles::default(),
@@ -226,13 +227,15 @@ impl<'m> TableReader<'m> {
     /// numbers whatever the mapping declares for text files.
     pub fn begin(
         &mut self,
+        mapping: &'m Mapping,
         path: &Path,
         header: &[String],
         fingerprint: String,
         typed: bool,
     ) -> Result<(), SourceError> {
+        self.mapping = Some(mapping);
         let normalized: Vec<String> = header.iter().map(|h| normalize_header(h)).collect();
-        let formats = &self.mapping.formats;
+        let formats = &mapping.formats;
         let (date, number) = if typed {
             (DateFormat::iso(), NumberFormat::export('.'))
         } else {
@@ -240,7 +243,7 @@ impl<'m> TableReader<'m> {
         };
         let mut used = vec![false; header.len()];
         let mut plan_field = |name: &'static str, ty, required| -> Result<FieldPlan, SourceError> {
-            let rule = self.mapping.rule(self.entity, name);
+            let rule = mapping.rule(self.entity, name);
             let wanted: Vec<String> = match &rule.source {
                 FieldSource::Columns(c) => c.clone(),
                 FieldSource::Default => vec![name.to_string()],
@@ -287,7 +290,9 @@ impl<'m> TableReader<'m> {
         };
         let mut plans = Vec::new();
         for c in self.entity.columns() {
-            plans.push(plan_field(c.name, c.ty, c.required)?);
+            // A deal's outcome follows from its stage when not given.
+            let derivable = self.entity == Entity::Deals && c.name == "outcome";
+            plans.push(plan_field(c.name, c.ty, c.required && !derivable)?);
         }
         let mut side = HashMap::new();
         for name in super::mapping::side_fields(self.entity) {
@@ -332,6 +337,7 @@ impl<'m> TableReader<'m> {
             .map(|(h, _)| h.trim())
             .collect();
         let mut load = FileLoad {
+            source: String::new(),
             table: self.entity.table().to_string(),
             file: path.to_path_buf(),
             rows_read: 0,
@@ -429,7 +435,8 @@ impl<'m> TableReader<'m> {
             load.rejected.push(reject(Some(field), None, reason));
             return false;
         }
-        let stage = match apply_rules(self.entity, &self.roles, self.mapping, &mut cells, side[1]) {
+        let mapping = self.mapping.expect("begin() was called");
+        let stage = match apply_rules(self.entity, &self.roles, mapping, &mut cells, side[1]) {
             Ok(stage) => stage,
             Err((field, reason)) => {
                 let value = field

@@ -1,0 +1,248 @@
+//! A PostgreSQL table or query into a [`TableReader`].
+//!
+//! The connection is assembled like libpq does it, so existing setups just
+//! work: `url` from the import entry, else `$DATABASE_URL`, then the `PG*`
+//! variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`) for anything still
+//! unset, then `host`/`port`/`user`/`dbname` from the entry on top. The
+//! password comes from the environment (`PGPASSWORD`, or the variable named
+//! by `password_env`), never necessarily from the config file.
+//!
+//! Rows are read with `COPY (<query>) TO STDOUT (FORMAT csv)` inside a
+//! `READ ONLY` transaction — revintel never writes, and a query that tries to
+//! is refused by the server — and go through the same reader as a CSV file
+//! with canonical (ISO) dates and numbers, so PostgreSQL and CSV give the
+//! same tables. Timestamps are cut to days in `timezone` (default UTC). A
+//! rejected row's "line" is its 1-based row number in the result.
+//!
+//! Connections are not encrypted (no TLS support is built in): use it on
+//! loopback, a private network or through an SSH tunnel.
+
+use super::config::ResolvedImport;
+use super::report::FileLoad;
+use super::rows::{ReadContext, TableReader};
+use super::SourceError;
+use futures_util::StreamExt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use tokio_postgres::config::Host;
+use tokio_postgres::{Config, NoTls};
+
+/// Where to connect, with how it is shown in reports (never the password).
+struct Connection {
+    config: Config,
+    label: String,
+    /// A note when the config file itself holds a password.
+    note: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn connection(import: &ResolvedImport) -> Result<Connection, String> {
+    let spec = &import.spec;
+    let mut note = None;
+    let mut config = match (&spec.url, env("DATABASE_URL")) {
+        (Some(url), _) => {
+            let c = Config::from_str(url).map_err(|e| format!("url: {e}"))?;
+            if c.get_password().is_some() {
+                note = Some(
+                    "the url in revintel.toml holds a password; prefer PGPASSWORD or password_env"
+                        .to_string(),
+                );
+            }
+            c
+        }
+        (None, Some(url)) if spec.host.is_none() && spec.dbname.is_none() => {
+            Config::from_str(&url).map_err(|e| format!("$DATABASE_URL: {e}"))?
+        }
+        _ => Config::new(),
+    };
+    if let Some(h) = &spec.host {
+        config.host(h.as_str());
+    } else if config.get_hosts().is_empty() {
+        match env("PGHOST") {
+            Some(h) => {
+                for part in h.split(',') {
+                    config.host(part.trim());
+                }
+            }
+            None if std::path::Path::new("/var/run/postgresql").is_dir() => {
+                config.host("/var/run/postgresql");
+            }
+            None => {
+                config.host("localhost");
+            }
+        }
+    }
+    if let Some(p) = spec.port {
+        config.port(p);
+    } else if config.get_ports().is_empty() {
+        if let Some(p) = env("PGPORT") {
+            config.port(
+                p.parse()
+                    .map_err(|_| format!("$PGPORT `{p}` is not a port"))?,
+            );
+        }
+    }
+    let user = spec
+        .user
+        .clone()
+        .or_else(|| config.get_user().map(str::to_string))
+        .or_else(|| env("PGUSER"))
+        .or_else(|| env("USER"))
+        .ok_or("no user: set `user`, $PGUSER or a url")?;
+    config.user(&user);
+    let dbname = spec
+        .dbname
+        .clone()
+        .or_else(|| config.get_dbname().map(str::to_string))
+        .or_else(|| env("PGDATABASE"))
+        .unwrap_or_else(|| user.clone());
+    config.dbname(&dbname);
+    if config.get_password().is_none() {
+        let var = spec.password_env.as_deref().unwrap_or("PGPASSWORD");
+        if let Some(pw) = env(var) {
+            config.password(pw);
+        } else if spec.password_env.is_some() {
+            return Err(format!("password_env names ${var}, which is not set"));
+        }
+    }
+    config.application_name("revintel");
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let what = match (&spec.table, &spec.query) {
+        (Some(t), _) => t.clone(),
+        _ => "query".into(),
+    };
+    Ok(Connection {
+        label: format!("postgres://{user}@{host}:{port}/{dbname}#{what}"),
+        config,
+        note,
+    })
+}
+
+/// A table name as SQL would take it unquoted: `deals`, `crm.deals`.
+fn table_sql(table: &str) -> Result<String, String> {
+    let ok = table.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    }) && table.split('.').count() <= 2;
+    if ok {
+        Ok(format!("SELECT * FROM {table}"))
+    } else {
+        Err(format!(
+            "table `{table}` is not a plain `name` or `schema.name`; use `query` for anything else"
+        ))
+    }
+}
+
+/// Reads the import's table or query into `reader` and returns its report.
+pub async fn read_postgres<'m>(
+    reader: &mut TableReader<'m>,
+    import: &'m ResolvedImport,
+    ctx: &ReadContext<'_>,
+) -> Result<FileLoad, SourceError> {
+    let spec = &import.spec;
+    let config_err = |message: String| SourceError::Postgres {
+        source_label: format!("[[sources.import]] {}", import.name),
+        message,
+    };
+    let conn = connection(import).map_err(config_err)?;
+    let label = conn.label.clone();
+    let fail = |what: &str, e: tokio_postgres::Error| SourceError::Postgres {
+        source_label: label.clone(),
+        message: match e.as_db_error() {
+            Some(db) => format!("{what}: {}", db.message()),
+            None => format!("{what}: {e}"),
+        },
+    };
+    let sql = match (&spec.table, &spec.query) {
+        (Some(t), _) => table_sql(t).map_err(config_err)?,
+        (None, Some(q)) => q.trim().trim_end_matches(';').to_string(),
+        (None, None) => unreachable!("resolve() requires a table or a query"),
+    };
+    let (client, driver) = conn
+        .config
+        .connect(NoTls)
+        .await
+        .map_err(|e| fail("cannot connect", e))?;
+    let driver = tokio::spawn(driver);
+    let tz = spec
+        .timezone
+        .as_deref()
+        .unwrap_or("UTC")
+        .replace('\'', "''");
+    client
+        .batch_execute(&format!(
+            "BEGIN READ ONLY; SET LOCAL TimeZone = '{tz}'; SET LOCAL DateStyle = 'ISO, YMD'"
+        ))
+        .await
+        .map_err(|e| fail("starting a read-only transaction", e))?;
+    let stream = client
+        .copy_out(&format!("COPY ({sql}) TO STDOUT (FORMAT csv, HEADER true)"))
+        .await
+        .map_err(|e| fail("reading", e))?;
+    let mut bytes = Vec::new();
+    futures_util::pin_mut!(stream);
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.map_err(|e| fail("reading", e))?);
+    }
+    client.batch_execute("ROLLBACK").await.ok();
+    drop(client);
+    driver.abort();
+
+    let path = PathBuf::from(&conn.label);
+    let fingerprint = udfs::model::fingerprint(&[conn.label.as_bytes(), &bytes]);
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let mut record = csv::ByteRecord::new();
+    let malformed = |e: csv::Error| SourceError::Malformed {
+        path: path.clone(),
+        line: 0,
+        message: e.to_string(),
+    };
+    if !csv.read_byte_record(&mut record).map_err(malformed)? {
+        return Err(SourceError::Empty {
+            path,
+            expected: reader.expected_columns(),
+        });
+    }
+    let header: Vec<String> = record
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    reader.begin(&import.mapping, &path, &header, fingerprint, true)?;
+    if let Some(note) = conn.note {
+        reader.load_mut().notes.push(note);
+    }
+    let mut row = 0;
+    while csv.read_byte_record(&mut record).map_err(malformed)? {
+        row += 1;
+        reader.read(&record, row, ctx);
+    }
+    Ok(reader.end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_plain_identifiers() {
+        assert_eq!(table_sql("deals").unwrap(), "SELECT * FROM deals");
+        assert_eq!(table_sql("crm.deals").unwrap(), "SELECT * FROM crm.deals");
+        assert!(table_sql("deals; DROP TABLE x").is_err());
+        assert!(table_sql("a.b.c").is_err());
+    }
+}

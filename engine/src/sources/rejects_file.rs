@@ -1,0 +1,108 @@
+//! `out/rejects.csv`: every rejected row of the last load, for people who
+//! fix data in a spreadsheet rather than in SQL.
+//!
+//! Written atomically (a temporary file in the same folder, synced, then
+//! renamed over the old one), so a reader never sees half a file. When a load
+//! rejects nothing, a previous file is removed rather than left to mislead.
+
+use super::report::LoadReport;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The file name under the project's output folder.
+pub const REJECTS_FILE: &str = "rejects.csv";
+
+/// The columns of the file.
+pub const COLUMNS: [&str; 7] = [
+    "source", "table", "file", "line", "field", "value", "reason",
+];
+
+/// Writes the rejects of `report` to `path` (or removes it when there are
+/// none); returns how many rows were written.
+pub fn write(path: &Path, report: &LoadReport) -> std::io::Result<usize> {
+    let rows: Vec<_> = report
+        .files
+        .iter()
+        .flat_map(|f| f.rejected.iter().map(move |r| (f, r)))
+        .collect();
+    if rows.is_empty() {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => return Ok(0),
+        }
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".rejects-")
+        .suffix(".csv.tmp")
+        .tempfile_in(dir)?;
+    {
+        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp.as_file_mut()));
+        w.write_record(COLUMNS)?;
+        for (f, r) in &rows {
+            w.write_record([
+                f.source.as_str(),
+                f.table.as_str(),
+                &r.file.display().to_string(),
+                &r.line.to_string(),
+                r.field.as_deref().unwrap_or(""),
+                r.value.as_deref().unwrap_or(""),
+                r.reason.as_str(),
+            ])?;
+        }
+        w.flush()?;
+    }
+    tmp.as_file_mut().flush()?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(rows.len())
+}
+
+/// The default location under an output folder.
+pub fn default_path(out_dir: &Path) -> PathBuf {
+    out_dir.join(REJECTS_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::report::{FileLoad, RejectedRow};
+
+    #[test]
+    fn written_whole_and_removed_when_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out").join(REJECTS_FILE);
+        let mut report = LoadReport::default();
+        report.files.push(FileLoad {
+            source: "opps".into(),
+            table: "deals".into(),
+            file: "opps.csv".into(),
+            rows_read: 2,
+            rows_loaded: 1,
+            rejected: vec![RejectedRow {
+                file: "opps.csv".into(),
+                line: 3,
+                field: Some("amount".into()),
+                value: Some("1,2\n3".into()),
+                reason: "expected a number".into(),
+            }],
+            fingerprint: String::new(),
+            notes: Vec::new(),
+        });
+        assert_eq!(write(&path, &report).unwrap(), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut rows = csv::Reader::from_reader(text.as_bytes()).into_records();
+        let row = rows.next().unwrap().unwrap();
+        assert_eq!(&row[3], "3");
+        assert_eq!(&row[5], "1,2\n3", "the value survives quoting");
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        report.files[0].rejected.clear();
+        assert_eq!(write(&path, &report).unwrap(), 0);
+        assert!(!path.exists());
+    }
+}

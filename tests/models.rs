@@ -243,7 +243,67 @@ async fn trained_models_behave() {
     assert_eq!(again_modified, modified);
 
     forecast_tables_agree(&session).await;
+    incremental_scoring_equals_full(&project, &m).await;
     broken_models_are_named(&project.models_dir);
+}
+
+/// Editing one open deal rescores it alone, with exactly the scores a full
+/// rescoring gives; editing data the scores do not read keeps the cache key.
+async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
+    use revintel::scoring;
+    let before_session = Session::open(project).await.unwrap();
+    let before = scoring::score(&before_session, m).await.unwrap();
+    let key_before = scoring::cache_key(&before_session, m);
+
+    // A rep's name is not a scoring input.
+    let reps = project.data_dir.join("reps.csv");
+    let text = std::fs::read_to_string(&reps).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[1] = lines[1].replacen(',', ",Renamed ", 1);
+    std::fs::write(&reps, lines.join("\n") + "\n").unwrap();
+    let renamed = Session::open(project).await.unwrap();
+    assert_eq!(scoring::cache_key(&renamed, m), key_before);
+
+    // Double the current amount of the first open deal in stage history.
+    let history = project.data_dir.join("stage_history.csv");
+    let text = std::fs::read_to_string(&history).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let (i, edited_deal) = lines
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find_map(|(i, l)| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[3].is_empty() && !f[1].starts_with("Closed")).then(|| (i, f[0].to_string()))
+        })
+        .unwrap();
+    let mut f: Vec<String> = lines[i].split(',').map(str::to_string).collect();
+    f[4] = format!("{:.2}", f[4].parse::<f64>().unwrap() * 2.0);
+    lines[i] = f.join(",");
+    std::fs::write(&history, lines.join("\n") + "\n").unwrap();
+    let after_session = Session::open(project).await.unwrap();
+    assert_ne!(scoring::cache_key(&after_session, m), key_before);
+
+    let full = scoring::score(&after_session, m).await.unwrap();
+    let reused = scoring::score_reusing(&after_session, m, Some(&before))
+        .await
+        .unwrap();
+    assert_eq!(
+        reused, full,
+        "reusing unchanged deals' scores changes nothing"
+    );
+    // Not vacuous: the edited deal's scores moved.
+    let ids = full.column_by_name("deal_id").unwrap().as_string::<i32>();
+    let row = (0..ids.len())
+        .find(|&r| ids.value(r) == edited_deal)
+        .unwrap();
+    let risk = |b: &datafusion::arrow::record_batch::RecordBatch| {
+        b.column_by_name("risk_x_value")
+            .unwrap()
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+            .value(row)
+    };
+    assert_ne!(risk(&full), risk(&before), "{edited_deal} was rescored");
 }
 
 async fn forecast_tables_agree(session: &Session) {

@@ -48,15 +48,41 @@ JOIN deals d ON d.deal_id = s.deal_id
 LEFT JOIN accounts a ON a.account_id = d.account_id
 LEFT JOIN reps r ON r.rep_id = d.owner_id";
 
+/// The tables the scores are computed from: those `deal_features` reads.
+/// (Names of people come in through the `scored_deals` view, so editing a
+/// rep's name rescores nothing.)
+pub fn scoring_tables() -> Vec<String> {
+    let sql = udfs::features::deal_features_sql(
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date"),
+        udfs::features::ActivitySource::AsOfSnapshot,
+    );
+    let statements = crate::query::parse(&sql).expect("the feature SQL parses");
+    crate::query::relations(&statements[0])
+        .into_iter()
+        .filter(|t| crate::sources::Entity::from_table(t).is_some())
+        .collect()
+}
+
 /// The cache key: anything that changes the scores changes it.
 pub fn cache_key(session: &Session, models: &Models) -> String {
+    let tables = scoring_tables();
     udfs::model::fingerprint(&[
-        session.data_fingerprint().as_bytes(),
+        session.fingerprint_of(&tables).as_bytes(),
+        models_key(session, models).as_bytes(),
+    ])
+}
+
+/// What besides the data decides a deal's scores: the models and the as-of date.
+fn models_key(session: &Session, models: &Models) -> String {
+    udfs::model::fingerprint(&[
         models.win_prob.fingerprint.as_bytes(),
         models.time_to_close.fingerprint.as_bytes(),
         session.as_of.to_string().as_bytes(),
     ])
 }
+
+/// Schema metadata naming the models and as-of date a cached score table was made with.
+const MODELS_KEY: &str = "revintel.models_key";
 
 /// Registers `deal_scores` (from the cache, or scored now and cached) and
 /// the `scored_deals` view.
@@ -69,7 +95,19 @@ pub async fn register(
     let batch = match read_cache(&path) {
         Some(batch) => batch,
         None => {
-            let batch = score(session, models).await?;
+            // The last scores made with the same models and as-of date let
+            // unchanged deals keep theirs.
+            let key = models_key(session, models);
+            let previous = latest_cache(cache_dir, "deal_scores-").filter(|b| {
+                b.schema().metadata().get(MODELS_KEY).map(String::as_str) == Some(key.as_str())
+            });
+            let batch = score_reusing(session, models, previous.as_ref()).await?;
+            let schema = batch
+                .schema()
+                .as_ref()
+                .clone()
+                .with_metadata([(MODELS_KEY.to_string(), key)].into());
+            let batch = batch.with_schema(Arc::new(schema))?;
             write_cache(cache_dir, &path, &batch, "deal_scores-")?;
             batch
         }
@@ -89,6 +127,20 @@ pub async fn register(
         )),
     )?;
     Ok(())
+}
+
+/// The newest cached table of a kind, whatever its key.
+fn latest_cache(dir: &Path, prefix: &str) -> Option<RecordBatch> {
+    let newest = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".arrow"))
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
+    read_cache(&newest.path())
 }
 
 pub(crate) fn read_cache(path: &Path) -> Option<RecordBatch> {
@@ -132,12 +184,106 @@ pub(crate) fn write_cache(
 /// Scores every open deal: features, calibrated win probability, risk,
 /// drivers and actions, time-to-close quantiles and the close dates they imply.
 pub async fn score(session: &Session, models: &Models) -> Result<RecordBatch, ScoringError> {
+    score_reusing(session, models, None).await
+}
+
+/// Scores every open deal, taking the scores of a deal whose features are
+/// identical in `previous` (made with the same models and as-of date)
+/// instead of computing them again. Scores depend only on a deal's own
+/// feature row, so the result equals a full rescoring.
+pub async fn score_reusing(
+    session: &Session,
+    models: &Models,
+    previous: Option<&RecordBatch>,
+) -> Result<RecordBatch, ScoringError> {
     let df = session
         .ctx
         .sql("SELECT * FROM deal_features ORDER BY deal_id")
         .await?;
     let schema: Arc<Schema> = Arc::new(df.schema().as_arrow().clone());
     let features = concat_batches(&schema, &df.collect().await?)?;
+    let Some(previous) = previous.filter(|p| same_feature_columns(p, &features)) else {
+        return score_features(&features, models, session.as_of);
+    };
+    // Compare whole feature rows in Arrow's row format.
+    let converter = datafusion::arrow::row::RowConverter::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| datafusion::arrow::row::SortField::new(f.data_type().clone()))
+            .collect(),
+    )?;
+    let old_columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| previous.column_by_name(f.name()).expect("checked").clone())
+        .collect();
+    let old_rows = converter.convert_columns(&old_columns)?;
+    let new_rows = converter.convert_columns(features.columns())?;
+    let old_ids = previous
+        .column_by_name("deal_id")
+        .expect("checked")
+        .as_string::<i32>();
+    let by_id: std::collections::HashMap<&str, usize> =
+        (0..old_ids.len()).map(|i| (old_ids.value(i), i)).collect();
+    let new_ids = features
+        .column_by_name("deal_id")
+        .expect("checked")
+        .as_string::<i32>();
+    let mut changed = Vec::new();
+    let mut pick: Vec<(usize, usize)> = Vec::with_capacity(features.num_rows());
+    for i in 0..features.num_rows() {
+        match by_id.get(new_ids.value(i)) {
+            Some(&j) if old_rows.row(j) == new_rows.row(i) => pick.push((0, j)),
+            _ => {
+                pick.push((1, changed.len()));
+                changed.push(i as u32);
+            }
+        }
+    }
+    let changed = datafusion::arrow::array::UInt32Array::from(changed);
+    let fresh = score_features(
+        &datafusion::arrow::compute::take_record_batch(&features, &changed)?,
+        models,
+        session.as_of,
+    )?;
+    let old = previous.clone().with_schema(fresh.schema()).or_else(|_| {
+        // Same columns, perhaps different metadata: project by name.
+        let columns: Vec<ArrayRef> = fresh
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                previous
+                    .column_by_name(f.name())
+                    .expect("same columns")
+                    .clone()
+            })
+            .collect();
+        RecordBatch::try_new(fresh.schema(), columns)
+    })?;
+    Ok(datafusion::arrow::compute::interleave_record_batch(
+        &[&old, &fresh],
+        &pick,
+    )?)
+}
+
+/// Whether `previous` has every feature column with the same type (and
+/// nothing else changed shape since it was written).
+fn same_feature_columns(previous: &RecordBatch, features: &RecordBatch) -> bool {
+    features.schema().fields().iter().all(|f| {
+        previous
+            .column_by_name(f.name())
+            .is_some_and(|c| c.data_type() == f.data_type())
+    })
+}
+
+/// Scores the deals of a feature batch.
+fn score_features(
+    features: &RecordBatch,
+    models: &Models,
+    as_of: chrono::NaiveDate,
+) -> Result<RecordBatch, ScoringError> {
     let rows = features.num_rows();
     let columns = feature_columns(&features)?;
     let matrix = models.win_prob.meta.encodings.matrix(&columns)?;
@@ -203,7 +349,7 @@ pub async fn score(session: &Session, models: &Models) -> Result<RecordBatch, Sc
         actions.append(true);
     }
 
-    let as_of = udfs::time::date_to_days(session.as_of);
+    let as_of = udfs::time::date_to_days(as_of);
     let quantile = |k: usize| -> Float64Array { ttc.iter().map(|q| Some(q[k])).collect() };
     let close = |k: usize| -> Date32Array {
         ttc.iter()

@@ -42,9 +42,24 @@ pub struct Session {
 }
 
 /// The names of the derived views, in registration order.
-pub const VIEWS: [&str; 1] = ["deal_features"];
+pub const VIEWS: [&str; 3] = ["deal_features", "report_dates", "pipeline_changes"];
 
 impl Session {
+    /// A fingerprint of the files behind `tables` and the as-of date: it
+    /// changes when any of those files does, and only then.
+    pub fn fingerprint_of(&self, tables: &[String]) -> String {
+        let mut parts: Vec<&[u8]> = self
+            .load
+            .files
+            .iter()
+            .filter(|f| tables.iter().any(|t| t == &f.table))
+            .map(|f| f.fingerprint.as_bytes())
+            .collect();
+        let as_of = self.as_of.to_string();
+        parts.push(as_of.as_bytes());
+        udfs::model::fingerprint(&parts)
+    }
+
     /// Identifies the input data and as-of date: any change to a source
     /// file changes it.
     pub fn data_fingerprint(&self) -> String {
@@ -106,7 +121,10 @@ impl Session {
                 deal_features_sql(as_of, ActivitySource::AsOfSnapshot),
             ),
             ("report_dates", crate::changes::report_dates_sql(as_of)),
-            ("pipeline_changes", crate::changes::pipeline_changes_sql(as_of)),
+            (
+                "pipeline_changes",
+                crate::changes::pipeline_changes_sql(as_of),
+            ),
         ];
         for (name, sql) in views {
             register_view(&ctx, name, sql).await?;

@@ -11,21 +11,28 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
+    #[command(flatten)]
+    reports: ReportArgs,
+}
+
+/// Which reports to render and how; shared by `build`, `watch` and `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
     /// Templates to build, by path or by name (`weekly_briefing`); default:
     /// every template in the templates folder.
     #[arg(value_name = "TEMPLATE")]
-    templates: Vec<String>,
+    pub templates: Vec<String>,
     /// Outputs to write (default: each template's own list).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
-    format: Vec<FormatArg>,
+    pub format: Vec<FormatArg>,
     /// Set a template parameter, e.g. `--param top_n=5`; repeatable. It
     /// applies to every template that declares it.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    params: Vec<(String, String)>,
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum FormatArg {
+pub enum FormatArg {
     Html,
     Pdf,
 }
@@ -74,6 +81,7 @@ fn shown(path: &Path) -> String {
 }
 
 pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode> {
+    let args = args.reports;
     let paths = if args.templates.is_empty() {
         let found = build::discover(&project.templates_dir)?;
         if found.is_empty() {

@@ -7,8 +7,10 @@ mod build;
 mod import;
 mod repl;
 mod seed;
+mod serve;
 mod sql;
 mod train;
+mod watch;
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -45,6 +47,10 @@ enum Command {
     Build(build::BuildArgs),
     /// Check the configured sources: rows each would load and reject, and why.
     Import(import::ImportArgs),
+    /// Rebuild reports whenever their templates, data, models or config change.
+    Watch(watch::WatchArgs),
+    /// Serve out/ on 127.0.0.1 with live reload, rebuilding like `watch`.
+    Serve(serve::ServeArgs),
     /// Query the pipeline with SQL: one-shot (-c, -f) or an interactive shell.
     Sql(sql::SqlArgs),
     /// Train the win-probability and time-to-close models and report their quality.
@@ -72,6 +78,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => sql::run(&project, args).await,
         Command::Import(args) => import::run(&project, args).await,
         Command::Build(args) => build::run(&project, args).await,
+        Command::Watch(args) => watch::run(&project, args).await,
+        Command::Serve(args) => serve::run(&project, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Train => train::run(&project).await,
         Command::Backtest(args) => backtest::run(&project, args).await,

@@ -89,8 +89,21 @@ pub fn read_csv<'m>(
     if let Some(h) = hook.as_deref_mut() {
         h.header(&header)?;
     }
+    // Line numbers are counted here from byte offsets: csv-core's own count
+    // misses line breaks inside quoted fields, so every later row would be
+    // reported too early.
+    let (mut counted_to, mut line) = (0usize, 1u64);
     while csv.read_byte_record(&mut record).map_err(csv_err)? {
-        let line = record.position().map_or(0, |p| p.line());
+        let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
+        // After a CRLF the reader resumes on the LF: the record starts after it.
+        if text.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        line += text[counted_to..start.max(counted_to)]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        counted_to = start.max(counted_to);
         if let Some(h) = hook.as_deref_mut() {
             if let Err((field, value, reason)) = h.check(&record) {
                 reader.reject(line, Some(&field), value, reason);
@@ -198,6 +211,19 @@ mod tests {
         let p = write(dir.path(), "reps.csv", "");
         let err = load_csv(&p, Entity::Reps).unwrap_err().to_string();
         assert!(err.contains("empty") && err.contains("rep_id"), "{err}");
+    }
+
+    #[test]
+    fn lines_count_breaks_inside_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "products.csv",
+            "product_id,name,list_price\r\nP1,\"two\r\nlines\",1\r\nP2,\"three\nli\nnes\",x\r\nP3,c,y\r\n",
+        );
+        let (_, load) = load_csv(&p, Entity::Products).unwrap();
+        let lines: Vec<u64> = load.rejected.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [4, 7]);
     }
 
     #[test]

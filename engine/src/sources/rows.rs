@@ -643,7 +643,7 @@ fn read_field<'a>(
     }
     parse_cell(plan, text).map_err(|reason| {
         let at = match col {
-            Some((i, h)) if !h.eq_ignore_ascii_case(plan.name) => {
+            Some((i, h)) if h != plan.name => {
                 format!("column {} (`{h}`): ", i + 1)
             }
             Some((i, _)) => format!("column {}: ", i + 1),

@@ -1,0 +1,59 @@
+//! `revintel serve`: `out/` over HTTP on 127.0.0.1 with an index of reports
+//! and live reload, rebuilding like `revintel watch`.
+
+use super::build::ReportArgs;
+use super::watch::{start, watch_loop};
+use anyhow::Context;
+use revintel::live::Status;
+use revintel::project::Project;
+use revintel::serve::{router, LiveEvent, ServerState};
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8765)]
+    port: u16,
+    /// Address to listen on. The default keeps reports on this machine.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[command(flatten)]
+    reports: ReportArgs,
+}
+
+pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if !args.host.is_loopback() {
+        eprintln!(
+            "warning: serving on {}: anyone who can reach this address can read the reports",
+            args.host
+        );
+    }
+    let live = start(project, &args.reports).await?;
+    let state = ServerState::new(project.out_dir.clone(), live.reports());
+    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let address = listener.local_addr()?;
+    println!("serving http://{address}/");
+    let app = router(state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let result = watch_loop(live, |live, rebuilt| {
+        let events = rebuilt
+            .iter()
+            .map(|rebuild| {
+                println!("{}", rebuild.log_line());
+                LiveEvent {
+                    report: rebuild.report.clone(),
+                    ok: matches!(rebuild.status, Status::Built { .. }),
+                    error: rebuild.status.error().map(str::to_string),
+                }
+            })
+            .collect();
+        state.publish(live.reports(), events);
+    })
+    .await;
+    server.abort();
+    result
+}

@@ -1,0 +1,620 @@
+//! Live rebuild: keeping reports in step with their inputs.
+//!
+//! [`Live`] holds the session and every template with the inputs it reads,
+//! found by parsing its SQL fences and following views down to source
+//! tables: a data file change rebuilds only the reports that read an
+//! affected table, a template change only that template (with its pages),
+//! a model or config change what depends on it. Scores are recomputed only
+//! when the data they are computed from changed (see `scoring`), and then
+//! only for the deals whose features changed.
+//!
+//! A failed rebuild leaves the last good outputs in place and is kept as the
+//! report's status until a later rebuild succeeds.
+
+use crate::build::{self, Built};
+use crate::project::Project;
+use crate::session::Session;
+use crate::sources::Entity;
+use reports::template::{OutputFormat, Template};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+/// Something a report depends on besides its template.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Input {
+    /// A source table (`deals`, `stage_history`, …).
+    Table(String),
+    /// The trained models (and what is computed from them).
+    Models,
+}
+
+/// A change seen in the project's files.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    Template(PathBuf),
+    Data(PathBuf),
+    Models(PathBuf),
+    Config,
+}
+
+/// A report's latest outcome.
+#[derive(Debug, Clone)]
+pub enum Status {
+    Built { built: Built, at: SystemTime },
+    Failed { error: String, at: SystemTime },
+}
+
+impl Status {
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Status::Failed { error, .. } => Some(error),
+            Status::Built { .. } => None,
+        }
+    }
+}
+
+/// A report as an index lists it.
+#[derive(Debug, Clone)]
+pub struct ReportInfo {
+    /// The template's file stem: `out/<name>.html`, pages in `out/<name>/`.
+    pub name: String,
+    pub title: String,
+    pub status: Option<Status>,
+}
+
+/// One rebuild, for the log and for listeners.
+#[derive(Debug, Clone)]
+pub struct Rebuild {
+    /// The report: the template's file stem.
+    pub report: String,
+    /// Why it was rebuilt, e.g. `stage_history.csv changed`.
+    pub why: String,
+    pub status: Status,
+}
+
+impl Rebuild {
+    /// The one-line log entry.
+    pub fn log_line(&self) -> String {
+        match &self.status {
+            Status::Built { built, .. } => format!(
+                "rebuilt {} ({}): {} files in {} ms",
+                self.report,
+                self.why,
+                built.files.len(),
+                built.elapsed.as_millis()
+            ),
+            Status::Failed { error, .. } => {
+                format!("failed {} ({}): {error}", self.report, self.why)
+            }
+        }
+    }
+}
+
+struct Entry {
+    /// The front matter's title, when the template parses.
+    title: Option<String>,
+    inputs: BTreeSet<Input>,
+    status: Option<Status>,
+}
+
+/// The reports of a project and everything needed to rebuild them.
+pub struct Live {
+    project: Project,
+    formats: Option<Vec<OutputFormat>>,
+    overrides: Vec<(String, String)>,
+    /// Only these templates (file stems); empty for all.
+    only: Vec<String>,
+    session: Session,
+    /// What each table and view of the session reads, down to sources.
+    tables: BTreeMap<String, BTreeSet<Input>>,
+    entries: BTreeMap<PathBuf, Entry>,
+}
+
+/// Why live rebuilding could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
+    #[error(transparent)]
+    Models(#[from] crate::models::ModelsError),
+    #[error(transparent)]
+    Build(#[from] build::BuildError),
+    #[error(transparent)]
+    Project(#[from] crate::project::ProjectError),
+    #[error(transparent)]
+    Demo(#[from] crate::seed::SeedError),
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+}
+
+impl Live {
+    /// Opens the project and builds every report once. `only` limits it to
+    /// the templates with those file stems.
+    pub async fn open(
+        project: Project,
+        only: Vec<String>,
+        formats: Option<Vec<OutputFormat>>,
+        overrides: Vec<(String, String)>,
+    ) -> Result<(Live, Vec<Rebuild>), LiveError> {
+        let session = open_session(&project).await?;
+        let tables = table_inputs(&session).await?;
+        let mut live = Live {
+            project,
+            formats,
+            overrides,
+            only,
+            session,
+            tables,
+            entries: BTreeMap::new(),
+        };
+        let paths = live.template_paths()?;
+        let mut rebuilt = Vec::new();
+        for path in paths {
+            live.load_template(&path);
+            rebuilt.push(live.rebuild(&path, "first build").await);
+        }
+        Ok((live, rebuilt))
+    }
+
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// Every report with its title and latest status, by file stem.
+    pub fn reports(&self) -> Vec<ReportInfo> {
+        self.entries
+            .iter()
+            .map(|(path, e)| ReportInfo {
+                name: stem(path),
+                title: e.title.clone().unwrap_or_else(|| stem(path)),
+                status: e.status.clone(),
+            })
+            .collect()
+    }
+
+    /// The inputs a report reads (for tests and `--explain`).
+    pub fn inputs(&self, report: &str) -> Option<&BTreeSet<Input>> {
+        self.entries
+            .iter()
+            .find(|(p, _)| stem(p) == report)
+            .map(|(_, e)| &e.inputs)
+    }
+
+    /// Folders and files to watch: templates, data, models and the config.
+    pub fn watched(&self) -> Vec<PathBuf> {
+        let mut paths = vec![
+            self.project.templates_dir.clone(),
+            self.project.data_dir.clone(),
+            self.project.models_dir.clone(),
+        ];
+        for file in &self.session.load.files {
+            if let Some(parent) = file.file.parent() {
+                paths.push(parent.to_path_buf());
+            }
+        }
+        if let Some(config) = &self.project.config {
+            if let Some(parent) = config.parent() {
+                paths.push(parent.to_path_buf());
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// What a changed path means for the reports, if anything. Editors'
+    /// temporary and swap files, hidden files and our own caches mean nothing.
+    pub fn classify(&self, path: &Path) -> Option<Change> {
+        let name = path.file_name()?.to_str()?;
+        if name.starts_with('.')
+            || name.starts_with('#')
+            || name.ends_with('~')
+            || name.ends_with(".swp")
+            || name.ends_with(".swx")
+            || name.ends_with(".tmp")
+            || name.chars().all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let parent = path.parent()?;
+        let same = |a: &Path, b: &Path| a == b || canonical(a) == canonical(b);
+        if self
+            .project
+            .config
+            .as_deref()
+            .is_some_and(|c| same(c, path))
+        {
+            return Some(Change::Config);
+        }
+        if same(parent, &self.project.templates_dir)
+            && name.ends_with(".md")
+            && name != "README.md"
+        {
+            return Some(Change::Template(path.to_path_buf()));
+        }
+        if same(parent, &self.project.models_dir) {
+            return (name.ends_with(".txt")
+                || name.ends_with(".json")
+                || name.ends_with(".arrow"))
+            .then(|| Change::Models(path.to_path_buf()));
+        }
+        let is_source = self.session.load.files.iter().any(|f| same(&f.file, path));
+        let in_data = same(parent, &self.project.data_dir)
+            && (name.ends_with(".csv") || name.ends_with(".parquet"));
+        (is_source || in_data).then(|| Change::Data(path.to_path_buf()))
+    }
+
+    /// Applies a batch of changes: reloads what changed and rebuilds the
+    /// reports that depend on it, each once.
+    pub async fn apply(&mut self, changes: &BTreeSet<Change>) -> Vec<Rebuild> {
+        let mut why: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut failures = Vec::new();
+        let note = |why: &mut BTreeMap<PathBuf, String>, path: &Path, reason: String| {
+            why.entry(path.to_path_buf()).or_insert(reason);
+        };
+
+        if changes.contains(&Change::Config) {
+            match self.reload_all().await {
+                Ok(()) => {
+                    for path in self.entries.keys().cloned().collect::<Vec<_>>() {
+                        note(&mut why, &path, "config changed".into());
+                    }
+                }
+                Err(e) => failures.push(self.everything_failed(format!("config: {e}"))),
+            }
+        } else {
+            let models_changed: Vec<&PathBuf> = changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Models(p) => Some(p),
+                    _ => None,
+                })
+                .collect();
+            let data_changed = changes.iter().any(|c| matches!(c, Change::Data(_)));
+            if data_changed || !models_changed.is_empty() {
+                match self.reload_session(!models_changed.is_empty()).await {
+                    Ok(mut inputs) => {
+                        if !models_changed.is_empty() {
+                            inputs.insert(Input::Models);
+                        }
+                        let reason = describe(&inputs, &models_changed);
+                        for (path, entry) in &self.entries {
+                            if !entry.inputs.is_disjoint(&inputs) {
+                                note(&mut why, path, reason.clone());
+                            }
+                        }
+                    }
+                    Err(e) => failures.push(self.everything_failed(e)),
+                }
+            }
+        }
+        for change in changes {
+            if let Change::Template(path) = change {
+                let key = self.key_of(path);
+                if !path.exists() {
+                    if self.entries.remove(&key).is_some() {
+                        failures.push(Rebuild {
+                            report: stem(&key),
+                            why: "template removed".into(),
+                            status: Status::Failed {
+                                error: format!("{}: the template was removed", path.display()),
+                                at: SystemTime::now(),
+                            },
+                        });
+                    }
+                    continue;
+                }
+                if !self.wanted(&key) {
+                    continue;
+                }
+                self.load_template(&key);
+                why.insert(key, "template changed".into());
+            }
+        }
+        let mut rebuilt = failures;
+        for (path, reason) in why {
+            rebuilt.push(self.rebuild(&path, &reason).await);
+        }
+        rebuilt
+    }
+
+    fn wanted(&self, path: &Path) -> bool {
+        self.only.is_empty() || self.only.contains(&stem(path))
+    }
+
+    /// The entry key for a template path: its path under the templates folder.
+    fn key_of(&self, path: &Path) -> PathBuf {
+        let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+        self.project.templates_dir.join(name)
+    }
+
+    fn template_paths(&self) -> Result<Vec<PathBuf>, LiveError> {
+        Ok(build::discover(&self.project.templates_dir)?
+            .into_iter()
+            .filter(|p| self.wanted(p))
+            .collect())
+    }
+
+    /// (Re)reads a template and works out its inputs.
+    fn load_template(&mut self, path: &Path) {
+        let shown = display_path(path);
+        let (title, inputs) = match Template::load(Path::new(&shown)) {
+            Ok(t) => {
+                let inputs = template_inputs(&t, &self.tables);
+                (Some(t.front_matter().title.clone()), inputs)
+            }
+            // A broken template depends on nothing until it is fixed.
+            Err(_) => (None, BTreeSet::new()),
+        };
+        let status = self.entries.remove(path).and_then(|e| e.status);
+        self.entries.insert(
+            path.to_path_buf(),
+            Entry {
+                title,
+                inputs,
+                status,
+            },
+        );
+    }
+
+    async fn rebuild(&mut self, path: &Path, why: &str) -> Rebuild {
+        let shown = display_path(path);
+        let status = match Template::load(Path::new(&shown)) {
+            Err(e) => Status::Failed {
+                error: e.to_string(),
+                at: SystemTime::now(),
+            },
+            Ok(template) => {
+                let overrides: Vec<(String, String)> = self
+                    .overrides
+                    .iter()
+                    .filter(|(n, _)| template.front_matter().params.contains_key(n))
+                    .cloned()
+                    .collect();
+                let outcome = match template.params_from_overrides(&overrides) {
+                    Ok(params) => build::build(
+                        &self.session,
+                        &template,
+                        &params,
+                        self.formats.as_deref(),
+                        &self.project.out_dir,
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match outcome {
+                    Ok(built) => Status::Built {
+                        built,
+                        at: SystemTime::now(),
+                    },
+                    Err(error) => Status::Failed {
+                        error,
+                        at: SystemTime::now(),
+                    },
+                }
+            }
+        };
+        if let Some(entry) = self.entries.get_mut(path) {
+            entry.status = Some(status.clone());
+        }
+        Rebuild {
+            report: stem(path),
+            why: why.to_string(),
+            status,
+        }
+    }
+
+    /// Reopens the session on the current data (and models, when
+    /// `models_changed`); returns the inputs whose content changed.
+    async fn reload_session(&mut self, models_changed: bool) -> Result<BTreeSet<Input>, String> {
+        let started = Instant::now();
+        let mut session = Session::open(&self.project)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut changed = BTreeSet::new();
+        for entity in Entity::ALL {
+            let table = entity.table().to_string();
+            let before = self.session.fingerprint_of(std::slice::from_ref(&table));
+            if session.fingerprint_of(std::slice::from_ref(&table)) != before {
+                changed.insert(Input::Table(table));
+            }
+        }
+        if changed.is_empty() && !models_changed {
+            return Ok(changed);
+        }
+        let models = if models_changed {
+            Some(crate::models::Models::load(&self.project.models_dir).map_err(|e| e.to_string())?)
+        } else {
+            self.session.models.clone()
+        };
+        if let Some(models) = models {
+            crate::models::attach(&mut session, &self.project, models)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.session = session;
+        let _ = started;
+        Ok(changed)
+    }
+
+    async fn reload_all(&mut self) -> Result<(), String> {
+        let project = Project::discover(&self.project.root, self.project.config.as_deref())
+            .map_err(|e| e.to_string())?;
+        let session = open_session(&project).await.map_err(|e| e.to_string())?;
+        self.tables = table_inputs(&session).await.map_err(|e| e.to_string())?;
+        self.project = project;
+        self.session = session;
+        for path in self.entries.keys().cloned().collect::<Vec<_>>() {
+            self.load_template(&path);
+        }
+        Ok(())
+    }
+
+    fn everything_failed(&mut self, error: String) -> Rebuild {
+        for entry in self.entries.values_mut() {
+            entry.status = Some(Status::Failed {
+                error: error.clone(),
+                at: SystemTime::now(),
+            });
+        }
+        Rebuild {
+            report: "*".into(),
+            why: "inputs could not be read; the last good outputs stay".into(),
+            status: Status::Failed {
+                error,
+                at: SystemTime::now(),
+            },
+        }
+    }
+}
+
+/// Opens a session with the models attached when there are any.
+async fn open_session(project: &Project) -> Result<Session, LiveError> {
+    crate::demo::ensure_demo_data(project)?;
+    let mut session = Session::open(project).await?;
+    if project
+        .models_dir
+        .join(udfs::model::WIN_PROB_MODEL)
+        .exists()
+    {
+        let models = crate::models::Models::load(&project.models_dir)
+            .map_err(crate::models::ModelsError::from)?;
+        crate::models::attach(&mut session, project, models).await?;
+    }
+    Ok(session)
+}
+
+/// What each table and view of the session reads, down to source tables.
+/// Model-backed tables read the models and the data the scores come from.
+pub async fn table_inputs(
+    session: &Session,
+) -> Result<BTreeMap<String, BTreeSet<Input>>, datafusion::error::DataFusionError> {
+    let names: Vec<String> = {
+        let batches = session
+            .ctx
+            .sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+            .await?
+            .collect()
+            .await?;
+        batches
+            .iter()
+            .flat_map(|b| {
+                let c = datafusion::arrow::array::AsArray::as_string::<i32>(b.column(0));
+                c.iter().flatten().map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let mut reads: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in &names {
+        let provider = session.ctx.table_provider(name.as_str()).await?;
+        let sql = provider.get_table_definition().map(str::to_string);
+        let relations = sql
+            .and_then(|sql| crate::query::parse(&sql).ok())
+            .map(|s| s.iter().flat_map(crate::query::relations).collect())
+            .unwrap_or_default();
+        reads.insert(name.clone(), relations);
+    }
+    let all_sources: BTreeSet<Input> = Entity::ALL
+        .iter()
+        .map(|e| Input::Table(e.table().to_string()))
+        .collect();
+    let scoring: BTreeSet<Input> = crate::scoring::scoring_tables()
+        .into_iter()
+        .map(Input::Table)
+        .chain([Input::Models])
+        .collect();
+    let mut inputs = BTreeMap::new();
+    for name in &names {
+        let mut seen = BTreeSet::new();
+        let set = expand(name, &reads, &all_sources, &scoring, &mut seen);
+        inputs.insert(name.clone(), set);
+    }
+    Ok(inputs)
+}
+
+fn expand(
+    name: &str,
+    reads: &BTreeMap<String, Vec<String>>,
+    all_sources: &BTreeSet<Input>,
+    scoring: &BTreeSet<Input>,
+    seen: &mut BTreeSet<String>,
+) -> BTreeSet<Input> {
+    if !seen.insert(name.to_string()) {
+        return BTreeSet::new();
+    }
+    if Entity::from_table(name).is_some() {
+        return [Input::Table(name.to_string())].into();
+    }
+    match name {
+        "load_report" | "load_rejects" => return all_sources.clone(),
+        "deal_scores" | "forecast" | "forecast_by_group" => return scoring.clone(),
+        "backtest" => return [Input::Models].into(),
+        _ => {}
+    }
+    let mut set = BTreeSet::new();
+    for inner in reads.get(name).into_iter().flatten() {
+        set.extend(expand(inner, reads, all_sources, scoring, seen));
+    }
+    set
+}
+
+/// The inputs a template reads: its fences' tables, followed through views,
+/// plus the models when a fence calls a model function.
+pub fn template_inputs(
+    template: &Template,
+    tables: &BTreeMap<String, BTreeSet<Input>>,
+) -> BTreeSet<Input> {
+    let mut inputs = BTreeSet::new();
+    for q in template.queries() {
+        let Ok(statements) = crate::query::parse(&q.sql) else {
+            continue;
+        };
+        if crate::query::uses_models(&statements) {
+            inputs.insert(Input::Models);
+        }
+        for statement in &statements {
+            for relation in crate::query::relations(statement) {
+                if let Some(set) = tables.get(&relation) {
+                    inputs.extend(set.iter().cloned());
+                }
+            }
+        }
+    }
+    inputs
+}
+
+fn describe(inputs: &BTreeSet<Input>, models: &[&PathBuf]) -> String {
+    let mut parts: Vec<String> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Table(t) => Some(t.clone()),
+            Input::Models => None,
+        })
+        .collect();
+    if !models.is_empty() {
+        parts.push("models".into());
+    }
+    format!("{} changed", parts.join(", "))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A template path as messages show it: relative to the working folder
+/// when inside it.
+fn display_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string())
+}

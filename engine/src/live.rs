@@ -227,17 +227,13 @@ impl Live {
         {
             return Some(Change::Config);
         }
-        if same(parent, &self.project.templates_dir)
-            && name.ends_with(".md")
-            && name != "README.md"
+        if same(parent, &self.project.templates_dir) && name.ends_with(".md") && name != "README.md"
         {
             return Some(Change::Template(path.to_path_buf()));
         }
         if same(parent, &self.project.models_dir) {
-            return (name.ends_with(".txt")
-                || name.ends_with(".json")
-                || name.ends_with(".arrow"))
-            .then(|| Change::Models(path.to_path_buf()));
+            return (name.ends_with(".txt") || name.ends_with(".json") || name.ends_with(".arrow"))
+                .then(|| Change::Models(path.to_path_buf()));
         }
         let is_source = self.session.load.files.iter().any(|f| same(&f.file, path));
         let in_data = same(parent, &self.project.data_dir)

@@ -1,0 +1,490 @@
+//! Live rebuild end to end: `revintel watch` rebuilds only the reports whose
+//! inputs changed, survives a storm of writes, keeps the last good output
+//! of a broken template; `revintel serve` shows the error overlay, refuses
+//! paths outside `out/`, and a real headless Chromium sees a served page
+//! update itself after a data file changes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A running `revintel watch`/`serve`, its stdout lines on a channel.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(dir: &Path, args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_revintel"))
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line matching `pred`; returns it.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "timed out waiting for {what}; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Lines printed within `quiet` of silence.
+    fn drain(&mut self, quiet: Duration) -> Vec<String> {
+        let mut got = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(quiet) {
+            self.seen.push(line.clone());
+            got.push(line);
+        }
+        got
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const A: &str = "---\ntitle: Deals\n---\n```sql names\nSELECT deal_id, name FROM deals ORDER BY deal_id\n```\n\nMarker: start.\n\n{{ table(names) }}\n";
+const B: &str = "---\ntitle: Reps\n---\n```sql reps_list\nSELECT rep_id, name FROM reps ORDER BY rep_id\n```\n\n{{ table(reps_list) }}\n";
+const C: &str = "---\ntitle: History\n---\n```sql steps\nSELECT stage, count(*) AS n FROM stage_history GROUP BY stage ORDER BY stage\n```\n\n{{ table(steps) }}\n";
+
+/// A copy of the tiny fixture with templates a (deals), b (reps), c (stage history).
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny");
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("a.md"), A).unwrap();
+    std::fs::write(templates.join("b.md"), B).unwrap();
+    std::fs::write(templates.join("c.md"), C).unwrap();
+    dir
+}
+
+/// Each output file with its modification time and bytes.
+fn outputs(dir: &Path) -> Vec<(String, SystemTime, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::metadata(&p).unwrap().modified().unwrap(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn changed(
+    before: &[(String, SystemTime, Vec<u8>)],
+    after: &[(String, SystemTime, Vec<u8>)],
+) -> Vec<String> {
+    assert_eq!(before.len(), after.len(), "same files");
+    before
+        .iter()
+        .zip(after)
+        .filter(|(b, a)| b.1 != a.1 || b.2 != a.2)
+        .map(|(b, _)| b.0.clone())
+        .collect()
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn started(watch: &mut Running) {
+    for report in ["a", "b", "c"] {
+        watch.wait_for(&format!("first build of {report}"), |l| {
+            l.starts_with(&format!("rebuilt {report} (first build)"))
+        });
+    }
+    watch.wait_for("watching", |l| l.starts_with("watching"));
+}
+
+#[test]
+fn a_change_rebuilds_only_the_reports_that_read_it() {
+    let dir = project();
+    let mut watch = Running::start(dir.path(), &["watch", "--format", "html,pdf"]);
+    started(&mut watch);
+    let before = outputs(dir.path());
+    assert_eq!(before.len(), 6, "three reports, HTML and PDF each");
+
+    // A rep's name: only b reads reps.
+    edit(&dir.path().join("reps.csv"), "R1,", "R1,Renamed ");
+    let line = watch.wait_for("b rebuilt", |l| l.starts_with("rebuilt b"));
+    assert!(line.contains("reps changed"), "{line}");
+    let others = watch.drain(Duration::from_millis(800));
+    assert!(others.is_empty(), "nothing else rebuilt: {others:?}");
+    let after = outputs(dir.path());
+    assert_eq!(changed(&before, &after), ["b.html", "b.pdf"]);
+
+    // A template: only itself.
+    edit(
+        &dir.path().join("templates/c.md"),
+        "{{ table(steps) }}",
+        "Steps:\n\n{{ table(steps) }}",
+    );
+    let line = watch.wait_for("c rebuilt", |l| l.starts_with("rebuilt c"));
+    assert!(line.contains("template changed"), "{line}");
+    assert!(watch.drain(Duration::from_millis(800)).is_empty());
+    let again = outputs(dir.path());
+    assert_eq!(changed(&after, &again), ["c.html", "c.pdf"]);
+
+    // Stage history: only c reads it.
+    edit(
+        &dir.path().join("stage_history.csv"),
+        "D5,Prospecting,2025-06-02,,8000.00",
+        "D5,Prospecting,2025-06-02,,9000.00",
+    );
+    let line = watch.wait_for("c rebuilt", |l| l.starts_with("rebuilt c"));
+    assert!(line.contains("stage_history changed"), "{line}");
+    assert!(watch.drain(Duration::from_millis(800)).is_empty());
+    assert_eq!(changed(&again, &outputs(dir.path())), ["c.html", "c.pdf"]);
+
+    // An editor's save: write a temporary file, then rename it over the data file.
+    let temp = dir.path().join(".deals.csv.swp");
+    let text = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
+    std::fs::write(&temp, text.replace("Acme Core,", "Acme Prime,")).unwrap();
+    std::fs::rename(&temp, dir.path().join("deals.csv")).unwrap();
+    let line = watch.wait_for("a rebuilt", |l| l.starts_with("rebuilt a"));
+    assert!(line.contains("deals changed"), "{line}");
+    let html = std::fs::read_to_string(dir.path().join("out/a.html")).unwrap();
+    assert!(html.contains("Acme Prime"));
+    assert!(watch.alive());
+}
+
+#[test]
+fn a_storm_of_writes_is_coalesced_and_ends_in_the_final_state() {
+    let dir = project();
+    let mut watch = Running::start(dir.path(), &["watch", "--format", "html"]);
+    started(&mut watch);
+    let template = dir.path().join("templates/a.md");
+    let deals = dir.path().join("deals.csv");
+    let original = std::fs::read_to_string(&deals).unwrap();
+    let started_at = Instant::now();
+    let writes = 1000;
+    for i in 0..writes {
+        if i % 2 == 0 {
+            std::fs::write(
+                &template,
+                A.replace("Marker: start.", &format!("Marker: m{i}.")),
+            )
+            .unwrap();
+        } else {
+            std::fs::write(
+                &deals,
+                original.replace("Acme Core,", &format!("Acme n{i},")),
+            )
+            .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = started_at.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "1000 writes took {elapsed:?}"
+    );
+    // The last writes were m998 (template) and n999 (data).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let html = std::fs::read_to_string(dir.path().join("out/a.html")).unwrap_or_default();
+        if html.contains("Marker: m998.") && html.contains("Acme n999") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "final outputs never matched the final inputs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lines = watch.drain(Duration::from_millis(1500));
+    assert!(watch.alive(), "the watcher is still running");
+    let rebuilds = watch
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("rebuilt a") && !l.contains("first build"))
+        .count();
+    eprintln!("{writes} writes in {elapsed:?}: {rebuilds} rebuilds of a");
+    assert!(
+        (1..=writes / 5).contains(&rebuilds),
+        "{rebuilds} rebuilds for {writes} writes: {lines:?}"
+    );
+    // b and c read neither file.
+    assert!(!watch
+        .seen
+        .iter()
+        .any(|l| l.starts_with("rebuilt b") && !l.contains("first build")));
+}
+
+/// `GET path` over a raw connection (so `..` is sent as is): status and body.
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let response = String::from_utf8_lossy(&bytes).into_owned();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn serve(dir: &Path) -> (Running, u16) {
+    let mut server = Running::start(dir, &["serve", "--port", "0"]);
+    let line = server.wait_for("the address", |l| l.starts_with("serving http://"));
+    let port = line
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (server, port)
+}
+
+#[test]
+fn a_broken_template_keeps_the_last_good_output_and_shows_the_error() {
+    let dir = project();
+    let (mut server, port) = serve(dir.path());
+    let (status, page) = get(port, "/a.html");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("/_revintel/events"),
+        "live-reload script injected"
+    );
+    assert!(page.contains("overlay(null)"), "no error at first");
+    let html_before = std::fs::read(dir.path().join("out/a.html")).unwrap();
+    let pdf_before = std::fs::read(dir.path().join("out/a.pdf")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&html_before).contains("<script"),
+        "the file itself has no script"
+    );
+
+    let template = dir.path().join("templates/a.md");
+    std::fs::write(
+        &template,
+        A.replace("{{ table(names) }}", "{{ table(names) }"),
+    )
+    .unwrap();
+    let line = server.wait_for("a failed", |l| l.starts_with("failed a"));
+    assert!(line.contains("templates/a.md:10:"), "located: {line}");
+    assert_eq!(
+        std::fs::read(dir.path().join("out/a.html")).unwrap(),
+        html_before
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("out/a.pdf")).unwrap(),
+        pdf_before
+    );
+    let (_, page) = get(port, "/a.html");
+    assert!(
+        page.contains("templates/a.md:10:"),
+        "the overlay carries the error"
+    );
+    assert!(
+        page.contains("Marker: start."),
+        "the last good output is still served"
+    );
+    let (_, index) = get(port, "/");
+    assert!(index.contains("failed") && index.contains("templates/a.md:10:"));
+
+    std::fs::write(&template, A.replace("Marker: start.", "Marker: fixed.")).unwrap();
+    server.wait_for("a rebuilt", |l| l.starts_with("rebuilt a"));
+    let (_, page) = get(port, "/a.html");
+    assert!(page.contains("overlay(null)") && page.contains("Marker: fixed."));
+}
+
+#[test]
+fn requests_outside_out_are_refused() {
+    let dir = project();
+    let (_server, port) = serve(dir.path());
+    assert_eq!(get(port, "/a.pdf").0, 200);
+    let (status, index) = get(port, "/");
+    assert_eq!(status, 200);
+    for report in ["a.html", "b.html", "c.html", "a.pdf"] {
+        assert!(
+            index.contains(&format!("href=\"/{report}\"")),
+            "{report} listed"
+        );
+    }
+    for path in [
+        "/../revintel.toml",
+        "/%2e%2e/revintel.toml",
+        "/..%2frevintel.toml",
+        "/deal/../../revintel.toml",
+        "/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    ] {
+        let (status, body) = get(port, path);
+        assert!(
+            status == 403 || status == 404 || status == 400,
+            "{path}: {status}"
+        );
+        assert!(!body.contains("as_of"), "{path} leaked the config");
+        assert!(!body.contains("root:"), "{path} leaked /etc/passwd");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn chromedriver() -> Option<PathBuf> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_page_updates_itself_in_a_real_browser() {
+    let Some(driver_path) = chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium-driver must be installed in CI (.ci/run installs it)"
+        );
+        eprintln!(
+            "SKIPPED: chromium-driver is not installed (apt install chromium chromium-driver)"
+        );
+        return;
+    };
+    let dir = project();
+    let (mut server, port) = serve(dir.path());
+    let driver_port = free_port();
+    let mut driver = Command::new(driver_path)
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let webdriver = format!("http://127.0.0.1:{driver_port}");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let mut client = None;
+    for _ in 0..50 {
+        match fantoccini::ClientBuilder::new(connector.clone())
+            .capabilities(caps.clone())
+            .connect(&webdriver)
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let client = client.expect("chromedriver accepts a session");
+    let url = format!("http://127.0.0.1:{port}/a.html");
+    client.goto(&url).await.unwrap();
+    let body = client
+        .find(fantoccini::Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Acme Core"), "{body}");
+    // Mark this page load: a reload clears the mark.
+    client
+        .execute("window.revintelMark = 1; return 1;", vec![])
+        .await
+        .unwrap();
+
+    edit(&dir.path().join("deals.csv"), "Acme Core,", "Zenith Core,");
+    server.wait_for("a rebuilt", |l| l.starts_with("rebuilt a"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let main = match client.find(fantoccini::Locator::Css("main")).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            // Between unload and load there is no page to read.
+            Err(_) => String::new(),
+        };
+        if main.contains("Zenith Core") || Instant::now() > deadline {
+            break main;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        text.contains("Zenith Core"),
+        "the page updated itself: {text}"
+    );
+    let mark = client
+        .execute("return window.revintelMark === undefined;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(mark, serde_json::Value::Bool(true), "by reloading itself");
+    client.close().await.unwrap();
+    let _ = driver.kill();
+    let _ = driver.wait();
+}

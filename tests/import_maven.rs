@@ -1,0 +1,158 @@
+//! The Maven CRM data set end to end through `examples/maven/`: import →
+//! train → score → weekly briefing, with its quirks handled: `GTXPro`,
+//! `technolgy`, lost deals' `close_value = 0` kept out of the amounts,
+//! open deals without close dates, Prospecting deals without any date,
+//! blank accounts and CRLF line ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn revintel(dir: &Path, args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_revintel"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        o.status.success(),
+        "revintel {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn sql(dir: &Path, q: &str) -> String {
+    let o = revintel(dir, &["sql", "--format", "csv", "-c", q]);
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A project using the example's config and mapping as checked in, with its
+/// data, templates, models and output resolved so nothing lands in the repo.
+fn maven_project() -> tempfile::TempDir {
+    let example = repo().join("examples/maven");
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(example.join("revintel.toml"))
+        .unwrap()
+        .replace(
+            "path = \"data/",
+            &format!("path = \"{}/data/", example.display()),
+        )
+        .replace(
+            "mapping = \"maven.toml\"",
+            &format!("mapping = \"{}/maven.toml\"", example.display()),
+        )
+        .replace(
+            "\"../../templates\"",
+            &format!("\"{}/templates\"", repo().display()),
+        );
+    assert!(
+        !config.contains("\"data/") && config.contains("as_of"),
+        "{config}"
+    );
+    std::fs::write(dir.path().join("revintel.toml"), config).unwrap();
+    dir
+}
+
+#[test]
+fn maven_crm_imports_trains_scores_and_briefs() {
+    let data = std::fs::read(repo().join("examples/maven/data/sales_pipeline.csv")).unwrap();
+    assert!(
+        data.windows(2).any(|w| w == b"\r\n"),
+        "the checked-in data keeps its CRLF line ends"
+    );
+    let dir = maven_project();
+    let p = dir.path();
+
+    let o = revintel(p, &["import"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("sales_pipeline") && out.contains("8,800      8,800          0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("24,438 rows read = 24,438 loaded + 0 rejected"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not used: close_value"),
+        "close_value is deliberately unread: {out}"
+    );
+    assert!(!p.join("out").exists(), "import writes nothing");
+
+    assert_eq!(
+        sql(
+            p,
+            "SELECT outcome, count(*) AS n FROM deals GROUP BY outcome ORDER BY outcome"
+        ),
+        "outcome,n\nlost,2473\nopen,2089\nwon,4238\n"
+    );
+    // GTXPro resolves to GTX Pro: every deal's product exists.
+    assert_eq!(
+        sql(p, "SELECT count(*) AS n FROM deals d LEFT JOIN products p ON p.product_id = d.product_id WHERE p.product_id IS NULL"),
+        "n\n0\n"
+    );
+    // No amount tells the outcome: every deal is sized by its list price.
+    assert_eq!(
+        sql(p, "SELECT count(*) AS n FROM deals d JOIN products p ON p.product_id = d.product_id WHERE d.amount IS DISTINCT FROM p.list_price"),
+        "n\n0\n"
+    );
+    assert_eq!(
+        sql(
+            p,
+            "SELECT count(*) AS n FROM accounts WHERE sector = 'technolgy'"
+        ),
+        "n\n0\n"
+    );
+    assert_eq!(
+        sql(
+            p,
+            "SELECT count(*) AS n FROM deals WHERE outcome = 'open' AND account_id IS NULL"
+        ),
+        "n\n1425\n"
+    );
+    // Prospecting deals are dated at the export (the as-of date); open
+    // deals carry no close date.
+    assert_eq!(
+        sql(p, "SELECT min(created_date) AS lo, max(created_date) AS hi, count(close_date) AS closes FROM deals WHERE stage = 'Prospecting'"),
+        "lo,hi,closes\n2017-12-31,2017-12-31,0\n"
+    );
+    // Synthesized history: one row per open deal, two per closed one.
+    assert_eq!(
+        sql(p, "SELECT count(*) AS n FROM stage_history"),
+        "n\n15511\n"
+    );
+    assert_eq!(
+        sql(p, "SELECT count(*) AS n FROM deal_features"),
+        "n\n2089\n"
+    );
+
+    revintel(p, &["train"]);
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("models/metrics.json")).unwrap())
+            .unwrap();
+    let auc = metrics["win_prob"]["auc"].as_f64().unwrap();
+    assert!(
+        auc > 0.5,
+        "the model ranks better than chance on the held-out slice: {auc}"
+    );
+    assert_eq!(
+        sql(
+            p,
+            "SELECT count(*) AS n, count(win_prob) AS scored FROM scored_deals"
+        ),
+        "n,scored\n2089,2089\n"
+    );
+
+    revintel(p, &["build", "weekly_briefing"]);
+    let html = std::fs::read_to_string(p.join("out/weekly_briefing.html")).unwrap();
+    assert!(
+        html.contains("2,089"),
+        "the briefing shows the open pipeline"
+    );
+    assert!(p.join("out/weekly_briefing.pdf").is_file());
+}

@@ -12,7 +12,9 @@
 //!   alone; target ≤ 1.2×;
 //! * the Monte Carlo forecast, 10,000 simulations × 10,000 open deals,
 //!   against a straightforward single-threaded loop; target ≤ 0.5 s;
-//! * with `--reports`, only the weekly briefing's render (see `bench_reports`).
+//! * with `--reports`, only the weekly briefing's render (see `bench_reports`);
+//! * with `--import`, only the import of a 1,000,000-row Salesforce export
+//!   (see `bench_import`).
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,9 @@ pub struct BenchArgs {
     /// Only the report benchmark (weekly briefing at 10,000 deals).
     #[arg(long)]
     reports: bool,
+    /// Only the import benchmark (a 1,000,000-row Salesforce export; see `bench_import`).
+    #[arg(long)]
+    import: bool,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -107,6 +112,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let runs = args.runs.max(1);
     if args.reports {
         super::bench_reports::run(&exe, &scratch, runs).await?;
+        std::fs::remove_dir_all(&scratch).ok();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.import {
+        super::bench_import::run(&exe, &scratch).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }

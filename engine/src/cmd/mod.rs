@@ -2,6 +2,7 @@
 
 mod backtest;
 mod bench;
+mod bench_import;
 mod bench_reports;
 mod build;
 mod import;

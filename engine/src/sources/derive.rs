@@ -11,7 +11,7 @@
 //! expected close date during that time is unknown, so it is left NULL:
 //! copying the actual close date back would let features see the outcome.
 
-use super::history::{self, Interval};
+use super::history;
 use super::mapping::CanonicalStage;
 use super::report::FileLoad;
 use super::Entity;
@@ -123,58 +123,45 @@ pub fn history_from_deals(
         .expect("deals have amount")
         .as_primitive::<Float64Type>();
     let all = CanonicalStage::all();
-    let mut rows = Vec::with_capacity(deals.num_rows() * 2);
+    let mut rows = history::HistoryBuilder::with_capacity(deals.num_rows() * 2);
+    let mut count = 0u64;
     let value = |a: &Float64Array, i: usize| a.is_valid(i).then(|| a.value(i));
     let date = |a: &Date32Array, i: usize| a.is_valid(i).then(|| a.value(i));
     for i in 0..deals.num_rows() {
         let Some(stage) = all.iter().find(|s| s.name == stages.value(i)) else {
             continue;
         };
-        let c = created.value(i);
+        let (id, c) = (ids.value(i), created.value(i));
         let amount = value(amounts, i);
-        let fc = fcs.is_valid(i).then(|| fcs.value(i).to_string());
+        let fc = fcs.is_valid(i).then(|| fcs.value(i));
         match date(closed, i) {
             Some(x) if stage.order.is_none() => {
                 if x > c {
-                    rows.push(Interval {
-                        deal_id: ids.value(i).to_string(),
-                        stage: created_stage.name,
-                        entered: c,
-                        exited: Some(x),
+                    rows.push(
+                        id,
+                        created_stage.name,
+                        c,
+                        Some(x),
                         amount,
-                        close_date: None,
-                        forecast_category: Some(created_stage.forecast_category().to_string()),
-                    });
+                        None,
+                        Some(created_stage.forecast_category()),
+                    );
+                    count += 1;
                 }
-                rows.push(Interval {
-                    deal_id: ids.value(i).to_string(),
-                    stage: stage.name,
-                    entered: x,
-                    exited: None,
-                    amount,
-                    close_date: Some(x),
-                    forecast_category: fc,
-                });
+                rows.push(id, stage.name, x, None, amount, Some(x), fc);
             }
-            _ => rows.push(Interval {
-                deal_id: ids.value(i).to_string(),
-                stage: stage.name,
-                entered: c,
-                exited: None,
-                amount,
-                close_date: date(close, i),
-                forecast_category: fc,
-            }),
+            _ => rows.push(id, stage.name, c, None, amount, date(close, i), fc),
         }
+        count += 1;
     }
-    let batch = history::to_batch(&rows);
+    let batch = rows.finish();
     let load = derived_load(
         Entity::StageHistory,
         "deals",
-        rows.len() as u64,
+        count,
         format!(
             "no source holds stage history: synthesized {} rows from {} deals' created and closed dates (closed deals in {} until they closed)",
-            rows.len(),
+            count,
             deals.num_rows(),
             created_stage.name
         ),

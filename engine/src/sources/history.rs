@@ -9,7 +9,7 @@
 //! and said in the load report, never hidden.
 
 use super::Entity;
-use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, StringArray};
+use datafusion::arrow::array::{ArrayRef, Date32Builder, Float64Builder, StringBuilder};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::sync::Arc;
 
@@ -52,29 +52,80 @@ pub fn events_to_intervals(mut events: Vec<(Interval, u64)>) -> (Vec<Interval>, 
     (out, folded)
 }
 
+/// Appends stage-history rows straight into Arrow arrays.
+pub struct HistoryBuilder {
+    deal_id: StringBuilder,
+    stage: StringBuilder,
+    entered: Date32Builder,
+    exited: Date32Builder,
+    amount: Float64Builder,
+    close_date: Date32Builder,
+    forecast_category: StringBuilder,
+}
+
+impl HistoryBuilder {
+    pub fn with_capacity(rows: usize) -> HistoryBuilder {
+        HistoryBuilder {
+            deal_id: StringBuilder::with_capacity(rows, rows * 8),
+            stage: StringBuilder::with_capacity(rows, rows * 11),
+            entered: Date32Builder::with_capacity(rows),
+            exited: Date32Builder::with_capacity(rows),
+            amount: Float64Builder::with_capacity(rows),
+            close_date: Date32Builder::with_capacity(rows),
+            forecast_category: StringBuilder::with_capacity(rows, rows * 8),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        deal_id: &str,
+        stage: &str,
+        entered: i32,
+        exited: Option<i32>,
+        amount: Option<f64>,
+        close_date: Option<i32>,
+        forecast_category: Option<&str>,
+    ) {
+        self.deal_id.append_value(deal_id);
+        self.stage.append_value(stage);
+        self.entered.append_value(entered);
+        self.exited.append_option(exited);
+        self.amount.append_option(amount);
+        self.close_date.append_option(close_date);
+        self.forecast_category.append_option(forecast_category);
+    }
+
+    pub fn finish(mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.deal_id.finish()),
+            Arc::new(self.stage.finish()),
+            Arc::new(self.entered.finish()),
+            Arc::new(self.exited.finish()),
+            Arc::new(self.amount.finish()),
+            Arc::new(self.close_date.finish()),
+            Arc::new(self.forecast_category.finish()),
+        ];
+        RecordBatch::try_new(Entity::StageHistory.schema(), columns)
+            .expect("stage_history columns match the canonical schema")
+    }
+}
+
 /// The `stage_history` batch of `rows`, in the canonical schema.
 pub fn to_batch(rows: &[Interval]) -> RecordBatch {
-    let text = |f: &dyn Fn(&Interval) -> Option<&str>| -> ArrayRef {
-        Arc::new(StringArray::from_iter(rows.iter().map(f)))
-    };
-    let date = |f: &dyn Fn(&Interval) -> Option<i32>| -> ArrayRef {
-        Arc::new(Date32Array::from_iter(rows.iter().map(f)))
-    };
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.deal_id.as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.stage))),
-        Arc::new(Date32Array::from_iter_values(
-            rows.iter().map(|r| r.entered),
-        )),
-        date(&|r| r.exited),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.amount))),
-        date(&|r| r.close_date),
-        text(&|r| r.forecast_category.as_deref()),
-    ];
-    RecordBatch::try_new(Entity::StageHistory.schema(), columns)
-        .expect("stage_history columns match the canonical schema")
+    let mut b = HistoryBuilder::with_capacity(rows.len());
+    for r in rows {
+        b.push(
+            &r.deal_id,
+            r.stage,
+            r.entered,
+            r.exited,
+            r.amount,
+            r.close_date,
+            r.forecast_category.as_deref(),
+        );
+    }
+    b.finish()
 }
 
 #[cfg(test)]

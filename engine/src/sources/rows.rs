@@ -142,6 +142,7 @@ struct Roles {
     close_date: Option<usize>,
     closed_date: Option<usize>,
     employees: Option<usize>,
+    account_id: Option<usize>,
     list_price: Option<usize>,
     quota: Option<usize>,
     entered: Option<usize>,
@@ -190,6 +191,7 @@ pub struct TableReader<'m> {
     file_label: Arc<str>,
     /// Account id → name, from deals' `account_name`.
     pub account_names: HashMap<String, String>,
+    stage_memo: StageMemo,
     /// Keep the last accepted deal (see [`TableReader::last_deal`]).
     pub keep_last_deal: bool,
     last_deal: Option<AcceptedDeal>,
@@ -216,6 +218,7 @@ impl<'m> TableReader<'m> {
             load: None,
             file_label: Arc::from(""),
             account_names: HashMap::new(),
+            stage_memo: Vec::new(),
             keep_last_deal: false,
             last_deal: None,
         }
@@ -234,6 +237,7 @@ impl<'m> TableReader<'m> {
         typed: bool,
     ) -> Result<(), SourceError> {
         self.mapping = Some(mapping);
+        self.stage_memo.clear();
         let normalized: Vec<String> = header.iter().map(|h| normalize_header(h)).collect();
         let formats = &mapping.formats;
         let (date, number) = if typed {
@@ -313,6 +317,7 @@ impl<'m> TableReader<'m> {
             close_date: pos("close_date"),
             closed_date: pos("closed_date"),
             employees: pos("employees"),
+            account_id: pos("account_id"),
             list_price: pos("list_price"),
             quota: pos("quota"),
             entered: pos("entered_at"),
@@ -436,7 +441,14 @@ impl<'m> TableReader<'m> {
             return false;
         }
         let mapping = self.mapping.expect("begin() was called");
-        let stage = match apply_rules(self.entity, &self.roles, mapping, &mut cells, side[1]) {
+        let stage = match apply_rules(
+            self.entity,
+            &self.roles,
+            mapping,
+            &mut self.stage_memo,
+            &mut cells,
+            side[1],
+        ) {
             Ok(stage) => stage,
             Err((field, reason)) => {
                 let value = field
@@ -514,7 +526,9 @@ impl<'m> TableReader<'m> {
             }
         }
         if self.entity == Entity::Deals {
-            if let (Some(name), Some(acc)) = (side[0], text_of(&self.plans, &cells, "account_id")) {
+            if let (Some(name), Some(acc)) =
+                (side[0], self.roles.account_id.and_then(|i| cells[i].text()))
+            {
                 self.account_names
                     .entry(acc.to_string())
                     .or_insert_with(|| name.to_string());
@@ -589,11 +603,6 @@ impl<'m> TableReader<'m> {
             reason,
         });
     }
-}
-
-fn text_of<'c>(plans: &[FieldPlan], cells: &[Cell<'c>], name: &str) -> Option<&'c str> {
-    let i = plans.iter().position(|p| p.name == name)?;
-    cells[i].text()
 }
 
 type FieldError<'a> = (Option<&'a [u8]>, String);
@@ -723,10 +732,34 @@ fn derive<'a>(
 type RuleError = (Option<&'static str>, String);
 
 /// The entity's own rules; returns the canonical stage for deals and history.
+/// Stage names already resolved, with their pipeline: exports repeat a
+/// handful of names a million times, and resolving one allocates.
+type StageMemo = Vec<(Box<str>, Option<Box<str>>, Option<CanonicalStage>)>;
+
+fn resolve_stage(
+    memo: &mut StageMemo,
+    mapping: &Mapping,
+    raw: &str,
+    pipeline: Option<&str>,
+) -> Option<CanonicalStage> {
+    if let Some((_, _, s)) = memo
+        .iter()
+        .find(|(r, p, _)| **r == *raw && p.as_deref() == pipeline)
+    {
+        return *s;
+    }
+    let s = mapping.stages.resolve(raw, pipeline);
+    if memo.len() < 256 {
+        memo.push((raw.into(), pipeline.map(Into::into), s));
+    }
+    s
+}
+
 fn apply_rules<'a>(
     entity: Entity,
     r: &Roles,
     mapping: &'a Mapping,
+    memo: &mut StageMemo,
     cells: &mut [Cell<'a>],
     pipeline: Option<&str>,
 ) -> Result<Option<CanonicalStage>, RuleError> {
@@ -741,7 +774,7 @@ fn apply_rules<'a>(
         Entity::Deals | Entity::StageHistory => {
             let si = r.stage.expect("deals and history have a stage");
             let raw = cells[si].text().unwrap_or_default();
-            let stage = mapping.stages.resolve(raw, pipeline).ok_or_else(|| {
+            let stage = resolve_stage(memo, mapping, raw, pipeline).ok_or_else(|| {
                 (
                     Some("stage"),
                     format!(

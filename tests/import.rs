@@ -466,6 +466,19 @@ fn a_100_mb_export_is_read_whole_and_reconciles() {
     ));
     let f = file(&a, "big", "deals");
     reconciles(f, rows, rows - expected_rejected, expected_rejected);
+    // Each row spans two lines (a quoted line break): row r starts on line 2r.
+    let first = &f.rejected[0];
+    assert_eq!(
+        (first.line, first.field.as_deref()),
+        (2000, Some("amount")),
+        "{first}"
+    );
+    let last = f.rejected.last().unwrap();
+    let last_bad = (1..=rows)
+        .rev()
+        .find(|r| r % 1000 == 0 || r % 1500 == 0)
+        .unwrap();
+    assert_eq!(last.line, 2 * last_bad, "{last}");
     assert!(std::fs::metadata(&path).unwrap().len() >= 100 * 1024 * 1024);
     assert_eq!(
         table(&a, Entity::Deals).num_rows() as u64,

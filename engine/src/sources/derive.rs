@@ -19,7 +19,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{Date32Type, Float64Type};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -55,7 +55,7 @@ fn derived_load(entity: Entity, from: &str, read: u64, note: String) -> FileLoad
 pub fn reference_from_deals(
     entity: Entity,
     deals: &RecordBatch,
-    names: &HashMap<String, String>,
+    names: &rustc_hash::FxHashMap<String, String>,
 ) -> (RecordBatch, FileLoad) {
     let column = match entity {
         Entity::Reps => "owner_id",
@@ -63,7 +63,9 @@ pub fn reference_from_deals(
         Entity::Products => "product_id",
         _ => unreachable!("only reference entities are derived from deals"),
     };
-    let ids: BTreeSet<&str> = strings(deals, column).iter().flatten().collect();
+    let distinct: rustc_hash::FxHashSet<&str> = strings(deals, column).iter().flatten().collect();
+    let mut ids: Vec<&str> = distinct.into_iter().collect();
+    ids.sort_unstable();
     let schema = entity.schema();
     let columns: Vec<ArrayRef> = schema
         .fields()
@@ -206,9 +208,9 @@ mod tests {
             h.column_by_name("close_date").unwrap().is_null(0),
             "no expected close date leaks"
         );
-        let (reps, _) = reference_from_deals(Entity::Reps, &deals, &HashMap::new());
+        let (reps, _) = reference_from_deals(Entity::Reps, &deals, &Default::default());
         assert_eq!(reps.num_rows(), 2);
-        let names = HashMap::from([("A1".to_string(), "Acme".to_string())]);
+        let names = rustc_hash::FxHashMap::from_iter([("A1".to_string(), "Acme".to_string())]);
         let (acc, _) = reference_from_deals(Entity::Accounts, &deals, &names);
         assert_eq!(strings(&acc, "name").value(0), "Acme");
     }

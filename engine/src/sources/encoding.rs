@@ -48,6 +48,8 @@ pub struct DecodedText<'a> {
     pub bytes: Cow<'a, [u8]>,
     /// A note for the load report when anything other than plain UTF-8 was read.
     pub note: Option<String>,
+    /// Whether `bytes` are known to be valid UTF-8 throughout.
+    pub valid_utf8: bool,
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -60,6 +62,7 @@ pub fn decode(raw: &[u8], declared: TextEncoding) -> DecodedText<'_> {
             let (text, _, had_errors) = enc.decode(raw);
             return DecodedText {
                 bytes: Cow::Owned(text.into_owned().into_bytes()),
+                valid_utf8: true,
                 note: Some(format!(
                     "decoded from {}{}",
                     enc.name(),
@@ -77,19 +80,23 @@ pub fn decode(raw: &[u8], declared: TextEncoding) -> DecodedText<'_> {
         TextEncoding::Utf8 => DecodedText {
             bytes: Cow::Borrowed(body),
             note: None,
+            valid_utf8: std::str::from_utf8(body).is_ok(),
         },
         TextEncoding::Other(enc) if enc == encoding_rs::UTF_8 => DecodedText {
             bytes: Cow::Borrowed(body),
             note: None,
+            valid_utf8: std::str::from_utf8(body).is_ok(),
         },
         TextEncoding::Other(enc) => transcode(body, enc, format!("decoded from {}", enc.name())),
         TextEncoding::Auto => match std::str::from_utf8(body) {
             Ok(_) => DecodedText {
                 bytes: Cow::Borrowed(body),
                 note: None,
+                valid_utf8: true,
             },
             Err(e) if has_utf8_multibyte(body) => DecodedText {
                 bytes: Cow::Borrowed(body),
+                valid_utf8: false,
                 note: Some(format!(
                     "read as UTF-8 although some bytes are not (first at byte {}); rows holding them are rejected",
                     e.valid_up_to() + 1
@@ -121,6 +128,7 @@ fn transcode<'a>(
             Cow::Owned(s) => Cow::Owned(s.into_bytes()),
         },
         note: Some(note),
+        valid_utf8: true,
     }
 }
 

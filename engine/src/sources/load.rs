@@ -19,7 +19,7 @@ use super::rows::{ReadContext, TableReader};
 use super::{derive, Entity, LoadedTable, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Where a project's data comes from.
@@ -98,7 +98,7 @@ pub async fn load_sources(
     }
     let mut tables: BTreeMap<Entity, RecordBatch> = BTreeMap::new();
     let mut report = LoadReport::default();
-    let mut account_names = HashMap::new();
+    let mut account_names = rustc_hash::FxHashMap::default();
     let mut hubspot_history: Option<(Vec<history::Interval>, Vec<FileLoad>)> = None;
     let mut created_stage = None;
 
@@ -149,7 +149,11 @@ pub async fn load_sources(
                 Err(e) => fail(import.name.clone(), e)?,
             }
         }
-        account_names.extend(std::mem::take(&mut reader.account_names));
+        account_names.extend(
+            std::mem::take(&mut reader.account_names)
+                .into_iter()
+                .map(|(id, (name, _))| (id, name)),
+        );
         let (batch, folded) = reader.finish()?;
         if folded > 0 {
             if let Some(last) = loads.last_mut() {
@@ -172,7 +176,7 @@ pub async fn load_sources(
             let names = if entity == Entity::Accounts {
                 account_names.clone()
             } else {
-                HashMap::new()
+                Default::default()
             };
             let (batch, mut load) = derive::reference_from_deals(entity, &deals, &names);
             load.source = "derived".into();

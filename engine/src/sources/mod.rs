@@ -9,8 +9,10 @@ pub mod csv_file;
 pub mod derive;
 pub mod encoding;
 pub mod entities;
+mod fields;
 pub mod history;
 pub mod hubspot;
+mod ids;
 pub mod load;
 pub mod mapping;
 pub mod parquet_file;
@@ -18,6 +20,7 @@ pub mod postgres;
 pub mod rejects_file;
 pub mod report;
 pub mod rows;
+mod rules;
 pub mod values;
 
 pub use config::{ImportKind, ImportSpec};

@@ -223,6 +223,7 @@ pub async fn read_postgres<'m>(
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
     reader.begin(&import.mapping, &path, &header, fingerprint, true)?;
+    reader.trusted_utf8 = std::str::from_utf8(&bytes).is_ok();
     if let Some(note) = conn.note {
         reader.load_mut().notes.push(note);
     }

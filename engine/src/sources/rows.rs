@@ -11,20 +11,21 @@
 //! construction. The reader is source-neutral: CSV files, Parquet and
 //! PostgreSQL all arrive here as a header and string records.
 
+use super::fields::{derive, read_field, Cell, ColumnBuilder, FieldPlan, Src};
 use super::history::{self, Interval};
-use super::mapping::{Blank, CanonicalStage, Derivation, FieldRule, FieldSource, Mapping, Outcome};
+use super::ids::{IdRegistry, SeenId};
+use super::mapping::{CanonicalStage, FieldSource, Mapping};
 use super::report::{FileLoad, RejectedRow};
+use super::rules::{apply_rules, Roles, StageMemo};
 use super::values::{DateFormat, NumberFormat};
 use super::{ColumnType, Entity, SourceError};
 use chrono::NaiveDate;
-use datafusion::arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
-};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use udfs::time::date_to_days;
 
 /// What a row may need besides its own fields.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,120 +36,6 @@ pub struct ReadContext<'c> {
     pub list_prices: Option<&'c HashMap<String, f64>>,
 }
 
-/// A validated cell, borrowed from the record or the plan until appended.
-#[derive(Debug, Clone, Copy)]
-enum Cell<'a> {
-    Null,
-    Text(&'a str),
-    Integer(i64),
-    Number(f64),
-    Date(i32),
-}
-
-impl<'a> Cell<'a> {
-    fn text(&self) -> Option<&'a str> {
-        match self {
-            Cell::Text(t) => Some(t),
-            _ => None,
-        }
-    }
-    fn date(&self) -> Option<i32> {
-        match self {
-            Cell::Date(d) => Some(*d),
-            _ => None,
-        }
-    }
-    fn number(&self) -> Option<f64> {
-        match self {
-            Cell::Number(v) => Some(*v),
-            Cell::Integer(v) => Some(*v as f64),
-            _ => None,
-        }
-    }
-}
-
-enum ColumnBuilder {
-    Text(StringBuilder),
-    Integer(Int64Builder),
-    Number(Float64Builder),
-    Date(Date32Builder),
-}
-
-impl ColumnBuilder {
-    fn new(ty: ColumnType) -> Self {
-        match ty {
-            ColumnType::Text => ColumnBuilder::Text(StringBuilder::new()),
-            ColumnType::Integer => ColumnBuilder::Integer(Int64Builder::new()),
-            ColumnType::Number => ColumnBuilder::Number(Float64Builder::new()),
-            ColumnType::Date => ColumnBuilder::Date(Date32Builder::new()),
-        }
-    }
-
-    fn append(&mut self, cell: &Cell<'_>) {
-        match (self, cell) {
-            (ColumnBuilder::Text(b), Cell::Text(v)) => b.append_value(v),
-            (ColumnBuilder::Integer(b), Cell::Integer(v)) => b.append_value(*v),
-            (ColumnBuilder::Number(b), Cell::Number(v)) => b.append_value(*v),
-            (ColumnBuilder::Date(b), Cell::Date(v)) => b.append_value(*v),
-            (ColumnBuilder::Text(b), _) => b.append_null(),
-            (ColumnBuilder::Integer(b), _) => b.append_null(),
-            (ColumnBuilder::Number(b), _) => b.append_null(),
-            (ColumnBuilder::Date(b), _) => b.append_null(),
-        }
-    }
-
-    fn finish(self) -> ArrayRef {
-        match self {
-            ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Integer(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Number(mut b) => Arc::new(b.finish()),
-            ColumnBuilder::Date(mut b) => Arc::new(b.finish()),
-        }
-    }
-}
-
-/// Where one field's value comes from in the current file.
-#[derive(Debug, Clone)]
-enum Src {
-    /// 0-based position in the record, and the header as written.
-    Column(usize, String),
-    Value(String),
-    Derived(Derivation),
-    Absent,
-}
-
-#[derive(Debug, Clone)]
-struct FieldPlan {
-    name: &'static str,
-    ty: ColumnType,
-    required: bool,
-    src: Src,
-    rule: FieldRule,
-    date: DateFormat,
-    number: NumberFormat,
-}
-
-/// Positions of the fields the entity rules look at.
-#[derive(Debug, Default, Clone, Copy)]
-struct Roles {
-    id: Option<usize>,
-    deal_id: Option<usize>,
-    stage: Option<usize>,
-    outcome: Option<usize>,
-    forecast_category: Option<usize>,
-    amount: Option<usize>,
-    currency: Option<usize>,
-    created: Option<usize>,
-    close_date: Option<usize>,
-    closed_date: Option<usize>,
-    employees: Option<usize>,
-    account_id: Option<usize>,
-    list_price: Option<usize>,
-    quota: Option<usize>,
-    entered: Option<usize>,
-    exited: Option<usize>,
-}
-
 fn normalize_header(h: &str) -> String {
     h.trim_start_matches('\u{feff}')
         .split_whitespace()
@@ -156,6 +43,9 @@ fn normalize_header(h: &str) -> String {
         .join(" ")
         .to_lowercase()
 }
+
+/// The most columns an entity has (deals).
+const MAX_COLUMNS: usize = 16;
 
 /// The state a just-accepted deal row leaves for importers that build more
 /// from it (HubSpot's stage dates).
@@ -170,27 +60,60 @@ pub struct AcceptedDeal {
     pub pipeline: Option<String>,
 }
 
+/// Claims `id` (of field `name`) for a row on `line` of the latest source;
+/// returns why not when it was already loaded.
+fn claim(
+    ids: &mut IdRegistry,
+    labels: &[String],
+    name: &str,
+    id: &str,
+    line: u64,
+) -> Option<String> {
+    let source = labels.len().saturating_sub(1) as u32;
+    let first = ids.claim(id, SeenId { source, line })?;
+    let at = if first.source == source {
+        format!("line {}", first.line)
+    } else {
+        format!("{}:{}", labels[first.source as usize], first.line)
+    };
+    Some(format!("duplicate {name} `{id}`: already loaded from {at}"))
+}
+
 /// Reads one entity from one or more sources into one table.
 pub struct TableReader<'m> {
     entity: Entity,
     /// The current source's mapping.
     mapping: Option<&'m Mapping>,
     plans: Vec<FieldPlan>,
-    side: HashMap<&'static str, FieldPlan>,
+    /// `account_name` and `pipeline`, when mapped.
+    side: [Option<FieldPlan>; 2],
     roles: Roles,
     header_len: usize,
     builders: Vec<ColumnBuilder>,
     /// Ids loaded so far → where (file, line), across every source of the entity.
-    seen: HashMap<Box<str>, (Arc<str>, u64)>,
+    ids: IdRegistry,
+    /// Whether this reader checks ids itself (a worker leaves it to its parent).
+    check_ids: bool,
+    /// Rows appended to `builders` so far.
+    appended: usize,
+    /// The line of every appended row (workers only).
+    row_lines: Option<Vec<u64>>,
+    /// Finished stretches of the table, in order, before what `builders` hold.
+    parts: Vec<RecordBatch>,
+    /// The sources read so far, for naming where an id was first seen.
+    labels: Vec<String>,
     /// (deal, day) pairs loaded so far, for interval history.
-    seen_days: HashSet<(Box<str>, i32)>,
+    seen_days: FxHashSet<(Box<str>, i32)>,
     /// Change events, when the history source has no `exited_at`.
     events: Vec<(Interval, u64)>,
     events_mode: bool,
     load: Option<FileLoad>,
-    file_label: Arc<str>,
-    /// Account id → name, from deals' `account_name`.
-    pub account_names: HashMap<String, String>,
+    /// Account id → name and the line it was first seen on, from deals'
+    /// `account_name`.
+    pub account_names: FxHashMap<String, (String, u64)>,
+    /// Set when every field is known to be valid UTF-8 (the whole text was
+    /// checked or decoded once), so fields are not checked again one by one.
+    pub trusted_utf8: bool,
     stage_memo: StageMemo,
     /// Keep the last accepted deal (see [`TableReader::last_deal`]).
     pub keep_last_deal: bool,
@@ -203,7 +126,7 @@ impl<'m> TableReader<'m> {
             entity,
             mapping: None,
             plans: Vec::new(),
-            side: HashMap::new(),
+            side: [None, None],
             roles: Roles::default(),
             header_len: 0,
             builders: entity
@@ -211,13 +134,18 @@ impl<'m> TableReader<'m> {
                 .iter()
                 .map(|c| ColumnBuilder::new(c.ty))
                 .collect(),
-            seen: HashMap::new(),
-            seen_days: HashSet::new(),
+            ids: IdRegistry::default(),
+            check_ids: true,
+            appended: 0,
+            row_lines: None,
+            parts: Vec::new(),
+            labels: Vec::new(),
+            seen_days: FxHashSet::default(),
             events: Vec::new(),
             events_mode: false,
             load: None,
-            file_label: Arc::from(""),
-            account_names: HashMap::new(),
+            account_names: FxHashMap::default(),
+            trusted_utf8: false,
             stage_memo: Vec::new(),
             keep_last_deal: false,
             last_deal: None,
@@ -293,16 +221,17 @@ impl<'m> TableReader<'m> {
             })
         };
         let mut plans = Vec::new();
+        debug_assert!(self.entity.columns().len() <= MAX_COLUMNS);
         for c in self.entity.columns() {
             // A deal's outcome follows from its stage when not given.
             let derivable = self.entity == Entity::Deals && c.name == "outcome";
             plans.push(plan_field(c.name, c.ty, c.required && !derivable)?);
         }
-        let mut side = HashMap::new();
-        for name in super::mapping::side_fields(self.entity) {
+        let mut side = [None, None];
+        for (slot, name) in super::mapping::side_fields(self.entity).iter().enumerate() {
             let p = plan_field(name, ColumnType::Text, false)?;
             if !matches!(p.src, Src::Absent) {
-                side.insert(*name, p);
+                side[slot] = Some(p);
             }
         }
         let pos = |n: &str| plans.iter().position(|p: &FieldPlan| p.name == n);
@@ -364,7 +293,7 @@ impl<'m> TableReader<'m> {
                 }
             ));
         }
-        self.file_label = Arc::from(path.display().to_string());
+        self.labels.push(path.display().to_string());
         self.plans = plans;
         self.side = side;
         self.roles = roles;
@@ -414,10 +343,12 @@ impl<'m> TableReader<'m> {
             load.rejected.push(r);
             return false;
         }
-        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(self.plans.len());
-        for plan in &self.plans {
-            match read_field(plan, record, ctx) {
-                Ok(cell) => cells.push(cell),
+        // On the stack: no allocation per row.
+        let mut slots = [Cell::Null; MAX_COLUMNS];
+        let cells = &mut slots[..self.plans.len()];
+        for (slot, plan) in cells.iter_mut().zip(&self.plans) {
+            match read_field(plan, record, ctx, self.trusted_utf8) {
+                Ok(cell) => *slot = cell,
                 Err((value, reason)) => {
                     load.rejected.push(reject(Some(plan.name), value, reason));
                     return false;
@@ -425,9 +356,9 @@ impl<'m> TableReader<'m> {
             }
         }
         let mut side: [Option<&str>; 2] = [None, None];
-        for (slot, name) in ["account_name", "pipeline"].iter().enumerate() {
-            if let Some(plan) = self.side.get(name) {
-                match read_field(plan, record, ctx) {
+        for (slot, plan) in self.side.iter().enumerate() {
+            if let Some(plan) = plan {
+                match read_field(plan, record, ctx, self.trusted_utf8) {
                     Ok(cell) => side[slot] = cell.text(),
                     Err((value, reason)) => {
                         load.rejected.push(reject(Some(plan.name), value, reason));
@@ -436,7 +367,7 @@ impl<'m> TableReader<'m> {
                 }
             }
         }
-        if let Err((field, reason)) = derive(&self.plans, &mut cells, ctx) {
+        if let Err((field, reason)) = derive(&self.plans, cells, ctx) {
             load.rejected.push(reject(Some(field), None, reason));
             return false;
         }
@@ -446,7 +377,7 @@ impl<'m> TableReader<'m> {
             &self.roles,
             mapping,
             &mut self.stage_memo,
-            &mut cells,
+            cells,
             side[1],
         ) {
             Ok(stage) => stage,
@@ -463,27 +394,16 @@ impl<'m> TableReader<'m> {
         };
         // Uniqueness last: a row that fails for another reason does not
         // claim its id.
-        if let Some(i) = self.roles.id {
+        if let (Some(i), true) = (self.roles.id, self.check_ids) {
             let id = cells[i].text().unwrap_or_default();
-            if let Some((file, first)) = self.seen.get(id) {
-                let at = if **file == *self.file_label {
-                    format!("line {first}")
-                } else {
-                    format!("{file}:{first}")
-                };
-                let r = reject(
+            if let Some(reason) = claim(&mut self.ids, &self.labels, self.plans[i].name, id, line) {
+                load.rejected.push(reject(
                     Some(self.plans[i].name),
                     Some(id.as_bytes()),
-                    format!(
-                        "duplicate {} `{id}`: already loaded from {at}",
-                        self.plans[i].name
-                    ),
-                );
-                load.rejected.push(r);
+                    reason,
+                ));
                 return false;
             }
-            self.seen
-                .insert(Box::from(id), (self.file_label.clone(), line));
         }
         if self.entity == Entity::StageHistory {
             let r = self.roles;
@@ -529,9 +449,10 @@ impl<'m> TableReader<'m> {
             if let (Some(name), Some(acc)) =
                 (side[0], self.roles.account_id.and_then(|i| cells[i].text()))
             {
-                self.account_names
-                    .entry(acc.to_string())
-                    .or_insert_with(|| name.to_string());
+                if !self.account_names.contains_key(acc) {
+                    self.account_names
+                        .insert(acc.to_string(), (name.to_string(), line));
+                }
             }
             if self.keep_last_deal {
                 let r = self.roles;
@@ -551,8 +472,12 @@ impl<'m> TableReader<'m> {
                 });
             }
         }
-        for (builder, cell) in self.builders.iter_mut().zip(&cells) {
+        for (builder, cell) in self.builders.iter_mut().zip(cells.iter()) {
             builder.append(cell);
+        }
+        self.appended += 1;
+        if let Some(lines) = &mut self.row_lines {
+            lines.push(line);
         }
         load.rows_loaded += 1;
         true
@@ -570,8 +495,30 @@ impl<'m> TableReader<'m> {
             let (rows, folded) = history::events_to_intervals(std::mem::take(&mut self.events));
             return Ok((history::to_batch(&rows), folded));
         }
-        let arrays: Vec<ArrayRef> = self
-            .builders
+        self.flush()?;
+        let schema = self.entity.schema();
+        let batch = match self.parts.len() {
+            1 => self.parts.pop().expect("one part"),
+            _ => concat_batches(&schema, &self.parts).map_err(|source| SourceError::Arrow {
+                table: self.entity.table().to_string(),
+                source,
+            })?,
+        };
+        Ok((batch, 0))
+    }
+
+    /// Moves what the builders hold into `parts`.
+    fn flush(&mut self) -> Result<(), SourceError> {
+        if self.appended == 0 && !self.parts.is_empty() {
+            return Ok(());
+        }
+        let builders = self
+            .entity
+            .columns()
+            .iter()
+            .map(|c| ColumnBuilder::new(c.ty))
+            .collect();
+        let arrays: Vec<ArrayRef> = std::mem::replace(&mut self.builders, builders)
             .into_iter()
             .map(ColumnBuilder::finish)
             .collect();
@@ -581,7 +528,123 @@ impl<'m> TableReader<'m> {
                 source,
             }
         })?;
-        Ok((batch, 0))
+        self.appended = 0;
+        self.parts.push(batch);
+        Ok(())
+    }
+
+    /// Whether records can be read by [`worker`](Self::worker)s in parallel:
+    /// not for stage history (its rows depend on each other) nor when each
+    /// loaded deal is handed on in order.
+    pub fn parallel_ok(&self) -> bool {
+        self.entity != Entity::StageHistory && !self.keep_last_deal
+    }
+
+    /// A reader for a share of the current source's records: the same
+    /// plans, its own table, ids left to this reader's [`absorb`](Self::absorb).
+    pub fn worker(&self) -> TableReader<'m> {
+        let mut w = TableReader::new(self.entity);
+        w.mapping = self.mapping;
+        w.plans = self.plans.clone();
+        w.side = self.side.clone();
+        w.roles = self.roles;
+        w.header_len = self.header_len;
+        w.labels = self.labels.clone();
+        w.trusted_utf8 = self.trusted_utf8;
+        w.check_ids = false;
+        w.row_lines = Some(Vec::new());
+        w.load = self.load.as_ref().map(|l| FileLoad {
+            rows_read: 0,
+            rows_loaded: 0,
+            rejected: Vec::new(),
+            notes: Vec::new(),
+            ..l.clone()
+        });
+        w
+    }
+
+    /// Rows a worker has appended so far.
+    pub fn appended(&self) -> usize {
+        self.appended
+    }
+
+    /// Takes in what workers read of the current source: `spans` lists, in
+    /// record order, which rows of which worker came from each stretch of
+    /// the file. Ids are checked here, in file order, so a repeated id is
+    /// rejected exactly as a single reader would.
+    pub fn absorb(
+        &mut self,
+        workers: Vec<TableReader<'m>>,
+        spans: &[(usize, usize, usize)],
+    ) -> Result<(), SourceError> {
+        use datafusion::arrow::array::{AsArray, BooleanArray};
+        let mut outputs = Vec::with_capacity(workers.len());
+        let mut rejected = Vec::new();
+        let mut read = 0;
+        for mut w in workers {
+            let load = w.end();
+            read += load.rows_read;
+            rejected.extend(load.rejected);
+            for (id, (name, line)) in w.account_names.drain() {
+                match self.account_names.get(&id) {
+                    Some((_, first)) if *first <= line => {}
+                    _ => {
+                        self.account_names.insert(id, (name, line));
+                    }
+                }
+            }
+            let lines = w.row_lines.take().unwrap_or_default();
+            let (batch, _) = w.finish()?;
+            outputs.push((batch, lines));
+        }
+        self.flush()?;
+        self.ids
+            .reserve(outputs.iter().map(|(b, _)| b.num_rows()).sum());
+        let mut loaded = 0;
+        let path = self.load_mut().file.clone();
+        for &(worker, start, end) in spans {
+            let (batch, lines) = &outputs[worker];
+            let mut part = batch.slice(start, end - start);
+            if let Some(i) = self.roles.id {
+                let name = self.plans[i].name;
+                let ids = part.column(i).as_string::<i32>();
+                let mut keep = Vec::with_capacity(part.num_rows());
+                for (r, line) in lines[start..end].iter().enumerate() {
+                    let id = ids.value(r);
+                    match claim(&mut self.ids, &self.labels, name, id, *line) {
+                        None => keep.push(true),
+                        Some(reason) => {
+                            keep.push(false);
+                            rejected.push(RejectedRow {
+                                file: path.clone(),
+                                line: *line,
+                                field: Some(name.to_string()),
+                                value: Some(id.to_string()),
+                                reason,
+                            });
+                        }
+                    }
+                }
+                if keep.contains(&false) {
+                    part = datafusion::arrow::compute::filter_record_batch(
+                        &part,
+                        &BooleanArray::from(keep),
+                    )
+                    .map_err(|source| SourceError::Arrow {
+                        table: self.entity.table().to_string(),
+                        source,
+                    })?;
+                }
+            }
+            loaded += part.num_rows() as u64;
+            self.parts.push(part);
+        }
+        rejected.sort_by_key(|r| r.line);
+        let load = self.load_mut();
+        load.rows_read += read;
+        load.rows_loaded += loaded;
+        load.rejected.extend(rejected);
+        Ok(())
     }
 
     /// Counts a record refused before it reached [`read`](Self::read).
@@ -602,292 +665,5 @@ impl<'m> TableReader<'m> {
             value,
             reason,
         });
-    }
-}
-
-type FieldError<'a> = (Option<&'a [u8]>, String);
-
-/// Reads, cleans and parses one field.
-fn read_field<'a>(
-    plan: &'a FieldPlan,
-    record: &'a csv::ByteRecord,
-    ctx: &ReadContext<'_>,
-) -> Result<Cell<'a>, FieldError<'a>> {
-    let (raw, col): (&'a [u8], Option<(usize, &'a str)>) = match &plan.src {
-        Src::Column(i, header) => (record.get(*i).unwrap_or(b""), Some((*i, header.as_str()))),
-        Src::Value(v) => (v.as_bytes(), None),
-        Src::Derived(_) => return Ok(Cell::Null),
-        Src::Absent => (b"", None),
-    };
-    let text = match std::str::from_utf8(raw) {
-        Ok(t) => t.trim(),
-        Err(e) => {
-            return Err((
-                Some(raw),
-                format!(
-                    "not valid UTF-8 (byte {} of the field)",
-                    e.valid_up_to() + 1
-                ),
-            ))
-        }
-    };
-    let text = match plan.rule.replace.get(text) {
-        Some(to) => to.as_str(),
-        None => text,
-    };
-    if text.is_empty() {
-        return match &plan.rule.if_blank {
-            Some(Blank::AsOf) => match (plan.ty, ctx.as_of) {
-                (ColumnType::Date, Some(d)) => Ok(Cell::Date(date_to_days(d))),
-                (ColumnType::Text, Some(_)) => Ok(Cell::Null),
-                _ => Err((
-                    None,
-                    "blank, and `if_blank = \"as_of\"` needs an as-of date (set `as_of` in revintel.toml)".into(),
-                )),
-            },
-            Some(Blank::Value(v)) => parse_cell(plan, v).map_err(|reason| (None, reason)),
-            None if plan.required => Err((None, "required value is empty".into())),
-            None => Ok(Cell::Null),
-        };
-    }
-    parse_cell(plan, text).map_err(|reason| {
-        let at = match col {
-            Some((i, h)) if h != plan.name => {
-                format!("column {} (`{h}`): ", i + 1)
-            }
-            Some((i, _)) => format!("column {}: ", i + 1),
-            None => String::new(),
-        };
-        (Some(raw), format!("{at}{reason}"))
-    })
-}
-
-fn parse_cell<'a>(plan: &FieldPlan, text: &'a str) -> Result<Cell<'a>, String> {
-    let scale = plan.rule.scale.unwrap_or(1.0);
-    match plan.ty {
-        ColumnType::Text => Ok(Cell::Text(text)),
-        ColumnType::Integer => {
-            if let Ok(v) = text.parse::<i64>() {
-                return Ok(Cell::Integer(v));
-            }
-            match plan.number.parse(text).map(|v| v * scale) {
-                Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Cell::Integer(v as i64)),
-                _ => Err(format!("expected a whole number, found `{text}`")),
-            }
-        }
-        ColumnType::Number => plan
-            .number
-            .parse(text)
-            .map(|v| Cell::Number(v * scale))
-            .ok_or_else(|| format!("expected {}, found `{text}`", plan.number.describe())),
-        ColumnType::Date => plan
-            .date
-            .parse(text)
-            .map(|d| Cell::Date(date_to_days(d)))
-            .ok_or_else(|| format!("expected {}, found `{text}`", plan.date.describe())),
-    }
-}
-
-/// Fills derived fields.
-fn derive<'a>(
-    plans: &[FieldPlan],
-    cells: &mut [Cell<'a>],
-    ctx: &ReadContext<'_>,
-) -> Result<(), (&'static str, String)> {
-    for (i, plan) in plans.iter().enumerate() {
-        let Src::Derived(d) = &plan.src else { continue };
-        let find = |name: &str| plans.iter().position(|p| p.name == name);
-        cells[i] = match d {
-            Derivation::ProductListPrice => {
-                let product = find("product_id").and_then(|j| cells[j].text());
-                let Some(product) = product else {
-                    return Err((
-                        plan.name,
-                        "derived from the product's list price, but the deal has no product".into(),
-                    ));
-                };
-                match ctx.list_prices.and_then(|m| m.get(product)) {
-                    Some(p) => Cell::Number(*p),
-                    None => {
-                        return Err((
-                            plan.name,
-                            format!("derived from the product's list price, but product `{product}` has none (not in products)"),
-                        ))
-                    }
-                }
-            }
-            Derivation::SegmentFromEmployees => {
-                match find("employees").and_then(|j| cells[j].number()) {
-                    Some(n) if n < 200.0 => Cell::Text("SMB"),
-                    Some(n) if n < 2000.0 => Cell::Text("Mid-Market"),
-                    Some(_) => Cell::Text("Enterprise"),
-                    None => Cell::Null,
-                }
-            }
-        };
-    }
-    Ok(())
-}
-
-type RuleError = (Option<&'static str>, String);
-
-/// The entity's own rules; returns the canonical stage for deals and history.
-/// Stage names already resolved, with their pipeline: exports repeat a
-/// handful of names a million times, and resolving one allocates.
-type StageMemo = Vec<(Box<str>, Option<Box<str>>, Option<CanonicalStage>)>;
-
-fn resolve_stage(
-    memo: &mut StageMemo,
-    mapping: &Mapping,
-    raw: &str,
-    pipeline: Option<&str>,
-) -> Option<CanonicalStage> {
-    if let Some((_, _, s)) = memo
-        .iter()
-        .find(|(r, p, _)| **r == *raw && p.as_deref() == pipeline)
-    {
-        return *s;
-    }
-    let s = mapping.stages.resolve(raw, pipeline);
-    if memo.len() < 256 {
-        memo.push((raw.into(), pipeline.map(Into::into), s));
-    }
-    s
-}
-
-fn apply_rules<'a>(
-    entity: Entity,
-    r: &Roles,
-    mapping: &'a Mapping,
-    memo: &mut StageMemo,
-    cells: &mut [Cell<'a>],
-    pipeline: Option<&str>,
-) -> Result<Option<CanonicalStage>, RuleError> {
-    let negative =
-        |i: Option<usize>, cells: &[Cell<'_>], what: &'static str| -> Result<(), RuleError> {
-            match i.and_then(|i| cells[i].number()) {
-                Some(v) if v < 0.0 => Err((Some(what), format!("negative {what} {v}"))),
-                _ => Ok(()),
-            }
-        };
-    match entity {
-        Entity::Deals | Entity::StageHistory => {
-            let si = r.stage.expect("deals and history have a stage");
-            let raw = cells[si].text().unwrap_or_default();
-            let stage = resolve_stage(memo, mapping, raw, pipeline).ok_or_else(|| {
-                (
-                    Some("stage"),
-                    format!(
-                        "unknown stage `{raw}`; the mapping knows: {}",
-                        mapping.stages.known()
-                    ),
-                )
-            })?;
-            cells[si] = Cell::Text(stage.name);
-            if let Some(fc) = r.forecast_category {
-                cells[fc] = match cells[fc].text() {
-                    None => Cell::Text(stage.forecast_category()),
-                    Some(t) => Cell::Text(match t {
-                        "BestCase" => "Best Case",
-                        "Forecast" => "Commit",
-                        "MostLikely" => "Most Likely",
-                        other => other,
-                    }),
-                };
-            }
-            negative(r.amount, cells, "amount")?;
-            if entity == Entity::StageHistory {
-                let (entered, exited) = (
-                    r.entered.and_then(|i| cells[i].date()),
-                    r.exited.and_then(|i| cells[i].date()),
-                );
-                if let (Some(a), Some(b)) = (entered, exited) {
-                    if b < a {
-                        return Err((Some("exited_at"), "exited before it was entered".into()));
-                    }
-                }
-                return Ok(Some(stage));
-            }
-            if let Some(oi) = r.outcome {
-                match cells[oi].text() {
-                    None => cells[oi] = Cell::Text(stage.outcome.as_str()),
-                    Some(t) => match Outcome::parse(t) {
-                        Some(o) if o == stage.outcome => cells[oi] = Cell::Text(o.as_str()),
-                        Some(o) => {
-                            return Err((
-                                Some("outcome"),
-                                format!(
-                                    "outcome `{}` contradicts stage `{raw}` ({})",
-                                    o.as_str(),
-                                    stage.outcome.as_str()
-                                ),
-                            ))
-                        }
-                        None => {
-                            return Err((
-                                Some("outcome"),
-                                format!("outcome `{t}` must be open, won or lost"),
-                            ))
-                        }
-                    },
-                }
-            }
-            if let Some(ci) = r.currency {
-                if matches!(cells[ci], Cell::Null) {
-                    if let Some(c) = &mapping.formats.currency {
-                        cells[ci] = Cell::Text(c.as_str());
-                    }
-                }
-            }
-            let (cd, xd) = (r.close_date.expect("deals"), r.closed_date.expect("deals"));
-            if stage.outcome == Outcome::Open {
-                if let Some(d) = cells[xd].date() {
-                    return Err((
-                        Some("closed_date"),
-                        format!(
-                            "an open deal cannot have closed on {}",
-                            udfs::time::days_to_date(d)
-                        ),
-                    ));
-                }
-            } else {
-                // A closed deal's close date is when it closed.
-                match (cells[cd].date(), cells[xd].date()) {
-                    (Some(d), None) => cells[xd] = Cell::Date(d),
-                    (None, Some(d)) => cells[cd] = Cell::Date(d),
-                    (None, None) => {
-                        return Err((
-                            Some("closed_date"),
-                            format!("a {} deal needs the date it closed", stage.outcome.as_str()),
-                        ))
-                    }
-                    _ => {}
-                }
-            }
-            let created = r.created.and_then(|i| cells[i].date());
-            for (i, name) in [(xd, "closed_date"), (cd, "close_date")] {
-                if let (Some(c), Some(d)) = (created, cells[i].date()) {
-                    if d < c {
-                        return Err((
-                            Some(name),
-                            format!(
-                                "{} {} is before the created date {}",
-                                if name == "closed_date" {
-                                    "closed on"
-                                } else {
-                                    "close date"
-                                },
-                                udfs::time::days_to_date(d),
-                                udfs::time::days_to_date(c)
-                            ),
-                        ));
-                    }
-                }
-            }
-            Ok(Some(stage))
-        }
-        Entity::Products => negative(r.list_price, cells, "list_price").map(|_| None),
-        Entity::Reps => negative(r.quota, cells, "quota").map(|_| None),
-        Entity::Accounts => negative(r.employees, cells, "employees").map(|_| None),
     }
 }

@@ -303,13 +303,20 @@ impl NumberFormat {
             Some((i, f)) => (i, Some(f)),
             None => (number, None),
         };
-        let mut buf = String::with_capacity(number.len());
+        // Digits only, on the stack: amounts are short.
+        let mut buf = [0u8; 64];
+        let mut len = 0usize;
+        let mut push = |c: u8| -> Option<()> {
+            *buf.get_mut(len)? = c;
+            len += 1;
+            Some(())
+        };
         let mut separator = None;
         let mut group = 0usize;
         let mut first_group = true;
         for c in int.chars() {
             if c.is_ascii_digit() {
-                buf.push(c);
+                push(c as u8)?;
                 group += 1;
                 continue;
             }
@@ -335,10 +342,16 @@ impl NumberFormat {
             if f.is_empty() || !f.bytes().all(|c| c.is_ascii_digit()) {
                 return None;
             }
-            buf.push('.');
-            buf.push_str(f);
+            push(b'.')?;
+            for c in f.bytes() {
+                push(c)?;
+            }
         }
-        buf.parse::<f64>().ok().filter(|v| v.is_finite())
+        std::str::from_utf8(&buf[..len])
+            .ok()?
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
     }
 }
 

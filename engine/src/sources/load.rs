@@ -167,8 +167,18 @@ pub async fn load_sources(
     }
 
     let Some(deals) = tables.get(&Entity::Deals).cloned() else {
-        return Err(SourceError::NoDeals {
+        let e = SourceError::NoDeals {
             path: set.config.clone(),
+        };
+        fail("deals".into(), e)?;
+        // Continuing: report what could be read, derive nothing.
+        return Ok(Assembled {
+            tables: tables
+                .into_iter()
+                .map(|(entity, batch)| LoadedTable { entity, batch })
+                .collect(),
+            report,
+            failures,
         });
     };
     for entity in [Entity::Reps, Entity::Accounts, Entity::Products] {

@@ -427,13 +427,13 @@ fn a_100_mb_export_is_read_whole_and_reconciles() {
     let (mut bad_amount, mut dup) = (0u64, 0u64);
     while bytes < 100 * 1024 * 1024 {
         rows += 1;
-        let id = if rows % 1500 == 0 {
+        let id = if rows.is_multiple_of(1500) {
             dup += 1;
             rows - 1
         } else {
             rows
         };
-        let amount = if rows % 1000 == 0 {
+        let amount = if rows.is_multiple_of(1000) {
             bad_amount += 1;
             "\"1.234,50\"".to_string()
         } else {

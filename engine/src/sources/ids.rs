@@ -8,7 +8,7 @@
 
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// Where an id was first loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +50,8 @@ impl IdRegistry {
     /// Claims `id` for a row at `seen`; returns the earlier holder if the id
     /// was already claimed (the claim then fails).
     pub fn claim(&mut self, id: &str, seen: SeenId) -> Option<SeenId> {
-        let mut h = rustc_hash::FxBuildHasher.build_hasher();
-        id.hash(&mut h);
         let index = self.ends.len() as u32;
-        match self.by_hash.entry(h.finish()) {
+        match self.by_hash.entry(rustc_hash::FxBuildHasher.hash_one(id)) {
             Entry::Vacant(v) => {
                 v.insert(Held { seen, index });
             }
@@ -98,10 +96,9 @@ mod tests {
         let at = |line| SeenId { source: 0, line };
         ids.claim("D1", at(2));
         // Force a collision: a different id stored under D1's hash.
-        let mut h = rustc_hash::FxBuildHasher.build_hasher();
-        "D1".hash(&mut h);
-        let held = ids.by_hash[&h.finish()];
-        ids.by_hash.insert(h.finish(), held);
+        let hash = rustc_hash::FxBuildHasher.hash_one("D1");
+        let held = ids.by_hash[&hash];
+        ids.by_hash.insert(hash, held);
         ids.text.replace_range(0..2, "X9");
         assert_eq!(ids.claim("D1", at(3)), None, "X9 holds the hash, D1 is new");
         assert_eq!(ids.claim("D1", at(4)), Some(at(3)));

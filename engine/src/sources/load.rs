@@ -182,7 +182,7 @@ pub async fn load_sources(
         });
     };
     for entity in [Entity::Reps, Entity::Accounts, Entity::Products] {
-        if !tables.contains_key(&entity) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(entity) {
             let names = if entity == Entity::Accounts {
                 account_names.clone()
             } else {
@@ -190,15 +190,15 @@ pub async fn load_sources(
             };
             let (batch, mut load) = derive::reference_from_deals(entity, &deals, &names);
             load.source = "derived".into();
-            tables.insert(entity, batch);
+            slot.insert(batch);
             report.files.push(load);
         }
     }
-    if !tables.contains_key(&Entity::StageHistory) {
+    if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(Entity::StageHistory) {
         let stage = created_stage.unwrap_or(CanonicalStage::all()[0]);
         let (batch, mut load) = derive::history_from_deals(&deals, stage);
         load.source = "derived".into();
-        tables.insert(Entity::StageHistory, batch);
+        slot.insert(batch);
         report.files.push(load);
     }
     if strict {

@@ -154,11 +154,7 @@ impl Project {
             data_dir,
             models_dir: root.join(file.paths.models.unwrap_or_else(|| "models".into())),
             out_dir: root.join(file.paths.out.unwrap_or_else(|| "out".into())),
-            templates_dir: root.join(
-                file.paths
-                    .templates
-                    .unwrap_or_else(|| "templates".into()),
-            ),
+            templates_dir: root.join(file.paths.templates.unwrap_or_else(|| "templates".into())),
             as_of,
             strict: file.strict.unwrap_or(false),
             is_demo,

@@ -381,7 +381,7 @@ mod tests {
     fn parallel_reading_equals_reading_in_one_thread() {
         use std::fmt::Write;
         let mut text =
-            String::from("deal_id,owner_id,amount,stage,created_date,close_date,outcome,name\n");
+            String::from("deal_id,owner_id,amount,stage,created_date,close_date,outcome,name,account_id,account_name\n");
         for i in 0..20_000 {
             // Ids repeat across distant batches; some rows are bad; names
             // hold quoted line breaks.
@@ -393,8 +393,9 @@ mod tests {
             };
             writeln!(
                 text,
-                "D{id},R{},{amount},Prospecting,2025-01-01,2025-03-01,open,\"deal\n{i}\"",
-                i % 7
+                "D{id},R{},{amount},Prospecting,2025-01-01,2025-03-01,open,\"deal\n{i}\",A{},Name {i}",
+                i % 7,
+                i % 50
             )
             .unwrap();
         }
@@ -412,11 +413,14 @@ mod tests {
                 parallel_bytes,
             )
             .unwrap();
-            (reader.finish().unwrap().0, load)
+            let names = reader.account_names.clone();
+            (reader.finish().unwrap().0, load, names)
         };
-        let (one, one_load) = read(usize::MAX);
-        let (many, many_load) = read(0);
+        let (one, one_load, one_names) = read(usize::MAX);
+        let (many, many_load, many_names) = read(0);
         assert_eq!(one_load, many_load);
+        assert_eq!(one_names, many_names, "the first name seen wins either way");
+        assert_eq!(one_names["A7"].0, "Name 7");
         assert_eq!(one, many);
         assert!(
             one_load.rows_rejected() > 30,

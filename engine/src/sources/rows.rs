@@ -581,21 +581,27 @@ impl<'m> TableReader<'m> {
         let mut outputs = Vec::with_capacity(workers.len());
         let mut rejected = Vec::new();
         let mut read = 0;
+        // This source's account names, the earliest line winning; a name an
+        // earlier source gave stays.
+        let mut names: FxHashMap<String, (String, u64)> = FxHashMap::default();
         for mut w in workers {
             let load = w.end();
             read += load.rows_read;
             rejected.extend(load.rejected);
             for (id, (name, line)) in w.account_names.drain() {
-                match self.account_names.get(&id) {
+                match names.get(&id) {
                     Some((_, first)) if *first <= line => {}
                     _ => {
-                        self.account_names.insert(id, (name, line));
+                        names.insert(id, (name, line));
                     }
                 }
             }
             let lines = w.row_lines.take().unwrap_or_default();
             let (batch, _) = w.finish()?;
             outputs.push((batch, lines));
+        }
+        for (id, entry) in names {
+            self.account_names.entry(id).or_insert(entry);
         }
         self.flush()?;
         self.ids

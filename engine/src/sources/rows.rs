@@ -234,6 +234,22 @@ impl<'m> TableReader<'m> {
                 side[slot] = Some(p);
             }
         }
+        // A name read from the id's own column names nothing: skip it.
+        let column_of = |p: &FieldPlan| match &p.src {
+            Src::Column(i, _) => Some(*i),
+            _ => None,
+        };
+        let id_column = plans
+            .iter()
+            .find(|p| p.name == "account_id")
+            .and_then(column_of);
+        if side[0]
+            .as_ref()
+            .and_then(column_of)
+            .is_some_and(|c| Some(c) == id_column)
+        {
+            side[0] = None;
+        }
         let pos = |n: &str| plans.iter().position(|p: &FieldPlan| p.name == n);
         let mut roles = Roles {
             deal_id: pos("deal_id"),

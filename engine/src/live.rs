@@ -109,6 +109,9 @@ pub struct Live {
     /// What each table and view of the session reads, down to sources.
     tables: BTreeMap<String, BTreeSet<Input>>,
     entries: BTreeMap<PathBuf, Entry>,
+    /// The last reload of the inputs failed: the statuses say so, and the
+    /// next good reload rebuilds everything to clear them.
+    inputs_failed: bool,
 }
 
 /// Why live rebuilding could not start.
@@ -147,6 +150,7 @@ impl Live {
             session,
             tables,
             entries: BTreeMap::new(),
+            inputs_failed: false,
         };
         let paths = live.template_paths()?;
         let mut rebuilt = Vec::new();
@@ -253,6 +257,7 @@ impl Live {
         if changes.contains(&Change::Config) {
             match self.reload_all().await {
                 Ok(()) => {
+                    self.inputs_failed = false;
                     for path in self.entries.keys().cloned().collect::<Vec<_>>() {
                         note(&mut why, &path, "config changed".into());
                     }
@@ -275,8 +280,11 @@ impl Live {
                             inputs.insert(Input::Models);
                         }
                         let reason = describe(&inputs, &models_changed);
+                        let recovered = std::mem::take(&mut self.inputs_failed);
                         for (path, entry) in &self.entries {
-                            if !entry.inputs.is_disjoint(&inputs) {
+                            if recovered {
+                                note(&mut why, path, "inputs readable again".into());
+                            } else if !entry.inputs.is_disjoint(&inputs) {
                                 note(&mut why, path, reason.clone());
                             }
                         }
@@ -449,6 +457,7 @@ impl Live {
     }
 
     fn everything_failed(&mut self, error: String) -> Rebuild {
+        self.inputs_failed = true;
         for entry in self.entries.values_mut() {
             entry.status = Some(Status::Failed {
                 error: error.clone(),

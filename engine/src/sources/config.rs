@@ -74,6 +74,8 @@ pub struct ImportSpec {
     pub delimiter: Option<String>,
     pub date_format: Option<String>,
     pub decimal: Option<String>,
+    /// A locale (`de-DE`, `en-US`) for its decimal separator.
+    pub locale: Option<String>,
     pub currency: Option<String>,
     /// PostgreSQL: a table (optionally `schema.table`) …
     pub table: Option<String>,
@@ -165,6 +167,7 @@ impl ImportSpec {
             ("delimiter", &self.delimiter),
             ("date_format", &self.date_format),
             ("decimal", &self.decimal),
+            ("locale", &self.locale),
             ("currency", &self.currency),
         ] {
             if let Some(v) = value {

@@ -368,9 +368,32 @@ impl Mapping {
                 }
             }
             "currency" => f.currency = Some(text.trim().to_string()),
+            // A locale names the decimal separator its numbers use.
+            "locale" => {
+                let lang = text
+                    .split(['-', '_'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let comma = [
+                    "de", "fr", "es", "it", "pt", "nl", "da", "sv", "nb", "nn", "no", "fi", "pl",
+                    "cs", "sk", "ru", "uk", "tr", "el", "hu", "ro", "bg", "hr", "sl", "id", "vi",
+                    "lt", "lv", "et",
+                ];
+                let point = ["en", "ja", "zh", "ko", "he", "th", "hi", "ms", "fil", "ga"];
+                f.number = if comma.contains(&lang.as_str()) {
+                    NumberFormat::export(',')
+                } else if point.contains(&lang.as_str()) {
+                    NumberFormat::export('.')
+                } else {
+                    return Err(format!(
+                        "locale `{text}` is not one revintel knows the numbers of; set decimal = \".\" or \",\" instead"
+                    ));
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown format key `{other}` (expected encoding, delimiter, date_format, decimal, currency)"
+                    "unknown format key `{other}` (expected encoding, delimiter, date_format, decimal, locale, currency)"
                 ))
             }
         }
@@ -566,6 +589,14 @@ mod tests {
         assert!(err.contains("order"), "{err}");
         let err = m.overlay_toml("[format]\ndecimal = \";\"\n").unwrap_err();
         assert!(err.contains("decimal"), "{err}");
+        let err = m
+            .overlay_toml("[format]\nlocale = \"xx-YY\"\n")
+            .unwrap_err();
+        assert!(err.contains("decimal"), "{err}");
+        m.overlay_toml("[format]\nlocale = \"de-DE\"\n").unwrap();
+        assert_eq!(m.formats.number.parse("1.200,50 €"), Some(1200.5));
+        m.overlay_toml("[format]\nlocale = \"en_US\"\n").unwrap();
+        assert_eq!(m.formats.number.parse("$1,200.50"), Some(1200.5));
     }
 
     #[test]

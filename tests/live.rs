@@ -488,3 +488,30 @@ async fn a_served_page_updates_itself_in_a_real_browser() {
     let _ = driver.kill();
     let _ = driver.wait();
 }
+
+#[test]
+fn an_unreadable_data_file_fails_the_reports_until_it_is_back() {
+    let dir = project();
+    let mut watch = Running::start(dir.path(), &["watch", "--format", "html"]);
+    started(&mut watch);
+    let before = outputs(dir.path());
+    let deals = dir.path().join("deals.csv");
+    let text = std::fs::read_to_string(&deals).unwrap();
+    // A header that lacks a required column makes the file unreadable.
+    std::fs::write(&deals, text.replacen("deal_id,", "id,", 1)).unwrap();
+    let line = watch.wait_for("the failure", |l| l.starts_with("failed"));
+    assert!(line.contains("deals.csv"), "names the file: {line}");
+    assert!(
+        changed(&before, &outputs(dir.path())).is_empty(),
+        "last good outputs stay"
+    );
+
+    std::fs::write(&deals, text.replace("Acme Core,", "Acme Back,")).unwrap();
+    watch.wait_for("the error cleared", |l| l.starts_with("cleared *"));
+    watch.wait_for("a rebuilt", |l| l.starts_with("rebuilt a"));
+    let html = std::fs::read_to_string(dir.path().join("out/a.html")).unwrap();
+    assert!(html.contains("Acme Back"));
+    // Against the last good data only deals changed: b and c stay as they were.
+    assert!(watch.drain(Duration::from_millis(800)).is_empty());
+    assert_eq!(changed(&before, &outputs(dir.path())), ["a.html"]);
+}

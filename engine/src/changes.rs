@@ -52,16 +52,22 @@ joined AS (
            b.deal_id IS NOT NULL AND {open_b} AND {open_n} AS open_both
     FROM now_state n LEFT JOIN before b ON b.deal_id = n.deal_id
 ),
-kinds AS (
-    SELECT 'added' AS change, * FROM joined WHERE NOT existed
-    UNION ALL SELECT 'won', * FROM joined WHERE stage_after = '{WON}' AND (stage_before IS NULL OR stage_before <> '{WON}')
-    UNION ALL SELECT 'lost', * FROM joined WHERE stage_after = '{LOST}' AND (stage_before IS NULL OR stage_before <> '{LOST}')
-    UNION ALL SELECT 'slipped', * FROM joined WHERE open_both AND close_after > close_before
-    UNION ALL SELECT 'pulled_in', * FROM joined WHERE open_both AND close_after < close_before
-    UNION ALL SELECT 'amount_up', * FROM joined WHERE open_both AND amount_after > amount_before
-    UNION ALL SELECT 'amount_down', * FROM joined WHERE open_both AND amount_after < amount_before
-    UNION ALL SELECT 'stage_moved', * FROM joined WHERE open_both AND stage_after <> stage_before
-)
+flagged AS (
+    -- One pass over the deals; each change kind a deal shows is one array element.
+    SELECT unnest(make_array(
+        CASE WHEN NOT existed THEN 'added' END,
+        CASE WHEN stage_after = '{WON}' AND (stage_before IS NULL OR stage_before <> '{WON}') THEN 'won' END,
+        CASE WHEN stage_after = '{LOST}' AND (stage_before IS NULL OR stage_before <> '{LOST}') THEN 'lost' END,
+        CASE WHEN open_both AND close_after > close_before THEN 'slipped' END,
+        CASE WHEN open_both AND close_after < close_before THEN 'pulled_in' END,
+        CASE WHEN open_both AND amount_after > amount_before THEN 'amount_up' END,
+        CASE WHEN open_both AND amount_after < amount_before THEN 'amount_down' END,
+        CASE WHEN open_both AND stage_after <> stage_before THEN 'stage_moved' END
+    )) AS change,
+    deal_id, stage_before, stage_after, amount_before, amount_after, close_before, close_after
+    FROM joined
+),
+kinds AS (SELECT * FROM flagged WHERE change IS NOT NULL)
 SELECT k.change, k.deal_id, d.name AS deal_name, a.name AS account_name, r.name AS owner_name,
        k.stage_before, k.stage_after, k.amount_before, k.amount_after,
        k.amount_after - COALESCE(k.amount_before, 0) AS amount_change,

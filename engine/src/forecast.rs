@@ -73,7 +73,7 @@ fn floats(batch: &RecordBatch, name: &str) -> Float64Array {
 /// The book for the deals (and won deals) whose `dimension` equals `group`,
 /// or all of them.
 fn book(
-    session: &Session,
+    as_of: NaiveDate,
     inputs: &Inputs,
     filter: Option<(&str, &str)>,
     key: &str,
@@ -117,7 +117,7 @@ fn book(
         })
         .collect();
     ForecastBook::new(
-        session.as_of,
+        as_of,
         deals,
         won,
         DEFAULT_SIMULATIONS,
@@ -213,7 +213,7 @@ pub async fn register(
         format!("{periods:?}/{DEFAULT_SIMULATIONS}/{DEFAULT_SEED}").as_bytes(),
     ]);
     let inputs = inputs(session).await?;
-    let all = Arc::new(book(session, &inputs, None, &key));
+    let all = Arc::new(book(session.as_of, &inputs, None, &key));
     session
         .ctx
         .register_udf(ScalarUDF::new_from_impl(ForecastQuantile::new(all.clone())));
@@ -233,41 +233,65 @@ pub async fn register(
             batch
         }
     };
-    let grouped = match scoring::read_cache(&grouped_path) {
-        Some(batch) => batch,
-        None => {
-            let mut books = Vec::new();
-            for (dim, _) in DIMENSIONS {
-                let mut names: Vec<String> = Vec::new();
-                for batch in [&inputs.open, &inputs.won] {
-                    let c = batch
-                        .column_by_name(dim)
-                        .expect("group column")
-                        .as_string::<i32>();
-                    names.extend(c.iter().flatten().map(str::to_string));
-                }
-                names.sort();
-                names.dedup();
-                for name in names {
-                    books.push((
-                        dim,
-                        name.clone(),
-                        book(session, &inputs, Some((dim, &name)), &key),
-                    ));
-                }
+    // By group it is many simulations, and few reports read it: made on
+    // first read (then cached on disk like the rest).
+    let grouped: Arc<dyn datafusion::catalog::TableProvider> =
+        match scoring::read_cache(&grouped_path) {
+            Some(batch) => Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
+            None => {
+                let as_of = session.as_of;
+                let inputs = Arc::new(inputs);
+                let cache_dir = cache_dir.to_path_buf();
+                let empty = book(as_of, &inputs, Some(("owner", "\0")), &key);
+                let schema =
+                    table(&[(Some(("owner", String::new())), &empty, this_quarter)]).schema();
+                Arc::new(crate::lazy_table::LazyTable::new(
+                    schema,
+                    Box::new(move || {
+                        let batch = grouped_table(as_of, &inputs, &key, this_quarter);
+                        scoring::write_cache(
+                            &cache_dir,
+                            &grouped_path,
+                            &batch,
+                            "forecast_by_group-",
+                        )
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                        Ok(batch)
+                    }),
+                ))
             }
-            let rows: Vec<_> = books
-                .iter()
-                .map(|(dim, name, b)| (Some((*dim, name.clone())), b, this_quarter))
-                .collect();
-            let batch = table(&rows);
-            scoring::write_cache(cache_dir, &grouped_path, &batch, "forecast_by_group-")?;
-            batch
-        }
-    };
-    for (name, batch) in [("forecast", forecast), ("forecast_by_group", grouped)] {
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-        session.ctx.register_table(name, Arc::new(table))?;
-    }
+        };
+    session.ctx.register_table("forecast_by_group", grouped)?;
+    let table = MemTable::try_new(forecast.schema(), vec![vec![forecast]])?;
+    session.ctx.register_table("forecast", Arc::new(table))?;
     Ok(())
+}
+
+/// `forecast_by_group`: one simulation per owner, team and segment.
+fn grouped_table(as_of: NaiveDate, inputs: &Inputs, key: &str, quarter: Period) -> RecordBatch {
+    let mut books = Vec::new();
+    for (dim, _) in DIMENSIONS {
+        let mut names: Vec<String> = Vec::new();
+        for batch in [&inputs.open, &inputs.won] {
+            let c = batch
+                .column_by_name(dim)
+                .expect("group column")
+                .as_string::<i32>();
+            names.extend(c.iter().flatten().map(str::to_string));
+        }
+        names.sort();
+        names.dedup();
+        for name in names {
+            books.push((
+                dim,
+                name.clone(),
+                book(as_of, inputs, Some((dim, &name)), key),
+            ));
+        }
+    }
+    let rows: Vec<_> = books
+        .iter()
+        .map(|(dim, name, b)| (Some((*dim, name.clone())), b, quarter))
+        .collect();
+    table(&rows)
 }

@@ -11,6 +11,7 @@ pub mod build;
 pub mod changes;
 pub mod demo;
 pub mod forecast;
+pub mod lazy_table;
 pub mod live;
 pub mod models;
 pub mod output;

@@ -41,15 +41,26 @@ pub enum Change {
 /// A report's latest outcome.
 #[derive(Debug, Clone)]
 pub enum Status {
-    Built { built: Built, at: SystemTime },
-    Failed { error: String, at: SystemTime },
+    Built {
+        built: Built,
+        at: SystemTime,
+    },
+    Failed {
+        error: String,
+        at: SystemTime,
+    },
+    /// An earlier failure no longer holds (inputs readable again); nothing
+    /// was rebuilt for it.
+    Cleared {
+        at: SystemTime,
+    },
 }
 
 impl Status {
     pub fn error(&self) -> Option<&str> {
         match self {
             Status::Failed { error, .. } => Some(error),
-            Status::Built { .. } => None,
+            Status::Built { .. } | Status::Cleared { .. } => None,
         }
     }
 }
@@ -87,6 +98,7 @@ impl Rebuild {
             Status::Failed { error, .. } => {
                 format!("failed {} ({}): {error}", self.report, self.why)
             }
+            Status::Cleared { .. } => format!("cleared {} ({})", self.report, self.why),
         }
     }
 }
@@ -109,9 +121,9 @@ pub struct Live {
     /// What each table and view of the session reads, down to sources.
     tables: BTreeMap<String, BTreeSet<Input>>,
     entries: BTreeMap<PathBuf, Entry>,
-    /// The last reload of the inputs failed: the statuses say so, and the
-    /// next good reload rebuilds everything to clear them.
-    inputs_failed: bool,
+    /// Why the inputs could not be read at the last try, if they could not;
+    /// reports keep their last good outputs meanwhile.
+    inputs_error: Option<String>,
 }
 
 /// Why live rebuilding could not start.
@@ -150,7 +162,7 @@ impl Live {
             session,
             tables,
             entries: BTreeMap::new(),
-            inputs_failed: false,
+            inputs_error: None,
         };
         let paths = live.template_paths()?;
         let mut rebuilt = Vec::new();
@@ -165,16 +177,29 @@ impl Live {
         &self.project
     }
 
-    /// Every report with its title and latest status, by file stem.
+    /// Every report with its title and latest status, by file stem; while
+    /// the inputs cannot be read, also [`ALL`] with that error.
     pub fn reports(&self) -> Vec<ReportInfo> {
-        self.entries
+        let mut reports: Vec<ReportInfo> = self
+            .entries
             .iter()
             .map(|(path, e)| ReportInfo {
                 name: stem(path),
                 title: e.title.clone().unwrap_or_else(|| stem(path)),
                 status: e.status.clone(),
             })
-            .collect()
+            .collect();
+        if let Some(error) = &self.inputs_error {
+            reports.push(ReportInfo {
+                name: ALL.into(),
+                title: "Inputs".into(),
+                status: Some(Status::Failed {
+                    error: error.clone(),
+                    at: SystemTime::now(),
+                }),
+            });
+        }
+        reports
     }
 
     /// The inputs a report reads (for tests and `--explain`).
@@ -257,7 +282,9 @@ impl Live {
         if changes.contains(&Change::Config) {
             match self.reload_all().await {
                 Ok(()) => {
-                    self.inputs_failed = false;
+                    if self.inputs_error.take().is_some() {
+                        failures.push(cleared());
+                    }
                     for path in self.entries.keys().cloned().collect::<Vec<_>>() {
                         note(&mut why, &path, "config changed".into());
                     }
@@ -280,11 +307,11 @@ impl Live {
                             inputs.insert(Input::Models);
                         }
                         let reason = describe(&inputs, &models_changed);
-                        let recovered = std::mem::take(&mut self.inputs_failed);
+                        if self.inputs_error.take().is_some() {
+                            failures.push(cleared());
+                        }
                         for (path, entry) in &self.entries {
-                            if recovered {
-                                note(&mut why, path, "inputs readable again".into());
-                            } else if !entry.inputs.is_disjoint(&inputs) {
+                            if !entry.inputs.is_disjoint(&inputs) {
                                 note(&mut why, path, reason.clone());
                             }
                         }
@@ -457,21 +484,28 @@ impl Live {
     }
 
     fn everything_failed(&mut self, error: String) -> Rebuild {
-        self.inputs_failed = true;
-        for entry in self.entries.values_mut() {
-            entry.status = Some(Status::Failed {
-                error: error.clone(),
-                at: SystemTime::now(),
-            });
-        }
+        self.inputs_error = Some(error.clone());
         Rebuild {
-            report: "*".into(),
+            report: ALL.into(),
             why: "inputs could not be read; the last good outputs stay".into(),
             status: Status::Failed {
                 error,
                 at: SystemTime::now(),
             },
         }
+    }
+}
+
+/// The pseudo-report that stands for every report (an input problem).
+pub const ALL: &str = "*";
+
+fn cleared() -> Rebuild {
+    Rebuild {
+        report: ALL.into(),
+        why: "inputs readable again".into(),
+        status: Status::Cleared {
+            at: SystemTime::now(),
+        },
     }
 }
 

@@ -60,14 +60,17 @@ impl ServerState {
         }
     }
 
+    /// The report's last error, or the inputs' while they cannot be read.
     fn error_of(&self, report: &str) -> Option<String> {
-        self.reports
-            .read()
-            .expect("not poisoned")
-            .iter()
-            .find(|r| r.name == report)
-            .and_then(|r| r.status.as_ref())
-            .and_then(|s| s.error().map(str::to_string))
+        let reports = self.reports.read().expect("not poisoned");
+        let error = |name: &str| {
+            reports
+                .iter()
+                .find(|r| r.name == name)
+                .and_then(|r| r.status.as_ref())
+                .and_then(|s| s.error().map(str::to_string))
+        };
+        error(crate::live::ALL).or_else(|| error(report))
     }
 }
 
@@ -288,7 +291,7 @@ async fn index(State(state): State<Arc<ServerState>>) -> Response {
                 "<span class=\"failed\">failed</span><pre class=\"error\">{}</pre>",
                 esc(error)
             ),
-            None => String::new(),
+            Some(Status::Cleared { .. }) | None => String::new(),
         };
         body.push_str(&format!(
             "<li><strong>{}</strong> <code>{}</code> {} {status}</li>\n",

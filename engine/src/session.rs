@@ -104,7 +104,10 @@ impl Session {
         load: LoadReport,
         as_of: NaiveDate,
     ) -> Result<Session, SessionError> {
-        let config = SessionConfig::new()
+        // DATAFUSION_* variables tune the engine (e.g.
+        // DATAFUSION_EXECUTION_TARGET_PARTITIONS); ours are set on top.
+        let config = SessionConfig::from_env()
+            .unwrap_or_default()
             .with_information_schema(true)
             .set_bool("datafusion.sql_parser.collect_spans", true);
         let ctx = SessionContext::new_with_config(config);

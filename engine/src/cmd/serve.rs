@@ -4,7 +4,6 @@
 use super::build::ReportArgs;
 use super::watch::{start, watch_loop};
 use anyhow::Context;
-use revintel::live::Status;
 use revintel::project::Project;
 use revintel::serve::{router, LiveEvent, ServerState};
 use std::net::IpAddr;
@@ -42,16 +41,17 @@ pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode>
     let result = watch_loop(live, |live, rebuilt| {
         let events = rebuilt
             .iter()
-            .map(|rebuild| {
-                println!("{}", rebuild.log_line());
-                LiveEvent {
-                    report: rebuild.report.clone(),
-                    ok: matches!(rebuild.status, Status::Built { .. }),
-                    error: rebuild.status.error().map(str::to_string),
-                }
+            .map(|rebuild| LiveEvent {
+                report: rebuild.report.clone(),
+                ok: rebuild.status.error().is_none(),
+                error: rebuild.status.error().map(str::to_string),
             })
             .collect();
+        // Publish first: a page loaded after the log line shows the new state.
         state.publish(live.reports(), events);
+        for rebuild in rebuilt {
+            println!("{}", rebuild.log_line());
+        }
     })
     .await;
     server.abort();

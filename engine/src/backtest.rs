@@ -173,10 +173,8 @@ pub fn save(project: &Project, rows: &[BacktestRow]) -> Result<std::path::PathBu
     let batch = to_batch(rows);
     let mut bytes = Vec::new();
     {
-        let mut writer = datafusion::arrow::ipc::writer::FileWriter::try_new(
-            &mut bytes,
-            &batch.schema(),
-        )?;
+        let mut writer =
+            datafusion::arrow::ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
         writer.write(&batch)?;
         writer.finish()?;
     }

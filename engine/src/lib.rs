@@ -20,7 +20,7 @@ pub mod query;
 pub mod readonly;
 pub mod scoring;
 pub mod seed;
-pub mod session;
 pub mod serve;
+pub mod session;
 pub mod sources;
 pub mod watcher;

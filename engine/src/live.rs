@@ -217,8 +217,10 @@ impl Live {
             self.project.data_dir.clone(),
             self.project.models_dir.clone(),
         ];
-        for file in &self.session.load.files {
-            if let Some(parent) = file.file.parent() {
+        let configured = self.project.sources.files();
+        let loaded = self.session.load.files.iter().map(|f| f.file.clone());
+        for file in configured.into_iter().chain(loaded) {
+            if let Some(parent) = file.parent() {
                 paths.push(parent.to_path_buf());
             }
         }
@@ -256,6 +258,11 @@ impl Live {
         {
             return Some(Change::Config);
         }
+        // A mapping file changes how every source is read.
+        let configured = self.project.sources.files();
+        if name.ends_with(".toml") && configured.iter().any(|f| same(f, path)) {
+            return Some(Change::Config);
+        }
         if same(parent, &self.project.templates_dir) && name.ends_with(".md") && name != "README.md"
         {
             return Some(Change::Template(path.to_path_buf()));
@@ -264,7 +271,8 @@ impl Live {
             return (name.ends_with(".txt") || name.ends_with(".json") || name.ends_with(".arrow"))
                 .then(|| Change::Models(path.to_path_buf()));
         }
-        let is_source = self.session.load.files.iter().any(|f| same(&f.file, path));
+        let is_source = configured.iter().any(|f| same(f, path))
+            || self.session.load.files.iter().any(|f| same(&f.file, path));
         let in_data = same(parent, &self.project.data_dir)
             && (name.ends_with(".csv") || name.ends_with(".parquet"));
         (is_source || in_data).then(|| Change::Data(path.to_path_buf()))

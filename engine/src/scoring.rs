@@ -285,7 +285,7 @@ fn score_features(
     as_of: chrono::NaiveDate,
 ) -> Result<RecordBatch, ScoringError> {
     let rows = features.num_rows();
-    let columns = feature_columns(&features)?;
+    let columns = feature_columns(features)?;
     let matrix = models.win_prob.meta.encodings.matrix(&columns)?;
     let probs = models.win_prob.probabilities(&matrix)?;
     let ttc_matrix = if models.time_to_close.meta.encodings == models.win_prob.meta.encodings {

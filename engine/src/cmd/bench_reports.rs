@@ -139,7 +139,10 @@ async fn watch_latency(exe: &Path, dir: &Path, cold_build: Duration) -> anyhow::
     let stdout = child.stdout.take().context("watch's stdout")?;
     let (tx, lines) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if tx.send(line).is_err() {
                 break;
             }

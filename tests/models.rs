@@ -209,6 +209,20 @@ async fn trained_models_behave() {
         f.sort();
         f
     };
+    // forecast_by_group is made (and cached) on first read.
+    let by_group_cached = |files: &[std::path::PathBuf]| {
+        files.iter().any(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("forecast_by_group-")
+        })
+    };
+    assert!(
+        !by_group_cached(&files(&cache)),
+        "not made before it is read"
+    );
+    floats(&session, "SELECT count(*) FROM forecast_by_group").await;
     let cached = files(&cache);
     let kinds: Vec<String> = cached
         .iter()

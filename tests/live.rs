@@ -299,6 +299,8 @@ fn serve(dir: &Path) -> (Running, u16) {
         .unwrap()
         .parse()
         .unwrap();
+    // Edits made before the watch starts would go unseen.
+    server.wait_for("watching", |l| l.starts_with("watching"));
     (server, port)
 }
 

@@ -152,6 +152,7 @@ impl Live {
         formats: Option<Vec<OutputFormat>>,
         overrides: Vec<(String, String)>,
     ) -> Result<(Live, Vec<Rebuild>), LiveError> {
+        crate::scoring::write_caches_in_background(true);
         let session = open_session(&project).await?;
         let tables = table_inputs(&session).await?;
         let mut live = Live {

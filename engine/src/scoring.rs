@@ -151,9 +151,42 @@ pub(crate) fn read_cache(path: &Path) -> Option<RecordBatch> {
     concat_batches(&schema, &batches).ok()
 }
 
+/// Whether cache files are written in the background (see [`write_cache`]).
+static BACKGROUND_WRITES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes [`write_cache`] return at once and write on a thread of its own:
+/// for long-running processes (live rebuild), where a report should not
+/// wait for the disk to make a cache that only a later process reads.
+pub fn write_caches_in_background(on: bool) {
+    BACKGROUND_WRITES.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Writes a cached table atomically and removes older files of the same
 /// kind (`prefix`): their keys can never be asked for again.
 pub(crate) fn write_cache(
+    dir: &Path,
+    path: &Path,
+    batch: &RecordBatch,
+    prefix: &str,
+) -> Result<(), ScoringError> {
+    if BACKGROUND_WRITES.load(std::sync::atomic::Ordering::Relaxed) {
+        let (dir, path, batch, prefix) = (
+            dir.to_path_buf(),
+            path.to_path_buf(),
+            batch.clone(),
+            prefix.to_string(),
+        );
+        std::thread::spawn(move || {
+            if let Err(e) = write_cache_now(&dir, &path, &batch, &prefix) {
+                eprintln!("warning: cache {}: {e}", path.display());
+            }
+        });
+        return Ok(());
+    }
+    write_cache_now(dir, path, batch, prefix)
+}
+
+fn write_cache_now(
     dir: &Path,
     path: &Path,
     batch: &RecordBatch,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long the files must be quiet before a batch is handed over.
-pub const QUIET: Duration = Duration::from_millis(40);
+pub const QUIET: Duration = Duration::from_millis(25);
 
 /// Watches folders; [`Watcher::next`] yields the changed paths.
 pub struct Watcher {

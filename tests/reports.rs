@@ -31,17 +31,15 @@ fn ok(o: Output) -> String {
 
 /// Rows of a SQL query as JSON objects, from the binary itself.
 fn sql(dir: &Path, query: &str) -> Vec<serde_json::Map<String, Value>> {
-    let out = ok(revintel(dir, &["sql", "--format", "json", "-c", query]));
-    match serde_json::from_str::<Value>(out.trim()).expect("JSON output") {
-        Value::Array(rows) => rows
-            .into_iter()
-            .map(|r| match r {
-                Value::Object(m) => m,
-                other => panic!("not a row: {other}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other}"),
-    }
+    sql_with(dir, &[], query)
+}
+
+/// Rows of a SQL query, with global options (e.g. `--as-of`) before `sql`.
+fn sql_with(dir: &Path, global: &[&str], query: &str) -> Vec<serde_json::Map<String, Value>> {
+    let mut args = global.to_vec();
+    args.extend(["sql", "--format", "json", "-c", query]);
+    let out = ok(revintel(dir, &args));
+    serde_json::from_str(out.trim()).expect("JSON rows")
 }
 
 fn number(dir: &Path, query: &str) -> f64 {
@@ -469,9 +467,7 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
         .unwrap()
         + 1;
     std::fs::write(dir.path().join("templates/names.md"), &broken).unwrap();
-    let o = revintel(dir.path(), &["build", "names"]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let err = build_fails(dir.path());
     assert!(
         err.contains(&format!("templates/names.md:{line}:")),
         "located at line {line}: {err}"
@@ -493,9 +489,7 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
         .unwrap()
         + 1;
     std::fs::write(dir.path().join("templates/names.md"), &broken).unwrap();
-    let o = revintel(dir.path(), &["build", "names"]);
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let err = build_fails(dir.path());
     assert!(
         err.contains(&format!("templates/names.md:{line}:{column}:")),
         "located at {line}:{column}: {err}"
@@ -508,9 +502,7 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
         "DELETE FROM deals WHERE owner_id = $owner",
     );
     std::fs::write(dir.path().join("templates/names.md"), &broken).unwrap();
-    let o = revintel(dir.path(), &["build", "names"]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("templates/names.md:"));
+    assert!(build_fails(dir.path()).contains("templates/names.md:"));
 
     assert_eq!(
         std::fs::read(dir.path().join("out/names.html")).unwrap(),
@@ -528,13 +520,20 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
     assert!(leftovers.is_empty(), "no temp files left: {leftovers:?}");
 }
 
+/// Runs `build names`, which must fail; its error output.
+fn build_fails(dir: &Path) -> String {
+    let o = revintel(dir, &["build", "names"]);
+    assert!(!o.status.success());
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn week_over_week_changes_follow_stage_history() {
     let dir = tiny_with("Acme Core Renewal", "unused.md", "x");
     let changes = |as_of: &str| -> Vec<String> {
-        let rows = sql_as_of(
+        let rows = sql_with(
             dir.path(),
-            as_of,
+            &["--as-of", as_of],
             "SELECT change, deal_id, left_quarter FROM pipeline_changes ORDER BY change, deal_id",
         );
         rows.iter()
@@ -562,12 +561,4 @@ fn week_over_week_changes_follow_stage_history() {
     );
     // Week to 30 Jun 2025: D7 won.
     assert_eq!(changes("2025-06-30"), ["won D7 false"]);
-}
-
-fn sql_as_of(dir: &Path, as_of: &str, query: &str) -> Vec<serde_json::Map<String, Value>> {
-    let out = ok(revintel(
-        dir,
-        &["--as-of", as_of, "sql", "--format", "json", "-c", query],
-    ));
-    serde_json::from_str::<Vec<serde_json::Map<String, Value>>>(out.trim()).unwrap()
 }

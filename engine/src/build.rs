@@ -157,7 +157,7 @@ async fn build_inner(
         page_row: None,
     };
     let Some(pages) = template.front_matter().pages.clone() else {
-        let results = run.queries(template, params, &BTreeSet::new()).await?;
+        let results = run.queries(template, params, |_| true, true).await?;
         let document = template::render(template, &results, params, &context)?;
         return write(&document, &out_dir.join(stem), formats);
     };
@@ -177,7 +177,12 @@ async fn build_inner(
         .query(&pages.query)
         .expect("checked when the template was parsed");
     let shared = run
-        .queries(template, params, &per_page_names(template, params, None))
+        .queries(
+            template,
+            params,
+            uses_none_of(per_page_names(template, params, None)),
+            true,
+        )
         .await?;
     let list = shared.get(&pages.query).cloned().ok_or_else(|| {
         template.error_at(
@@ -225,13 +230,18 @@ async fn build_inner(
         let mut results = shared.clone();
         if page_template.is_some() {
             results.extend(
-                run.queries(page_source, &page_params, &BTreeSet::new())
+                run.queries(page_source, &page_params, |_| true, true)
                     .await?,
             );
         } else if !per_page.is_empty() {
             results.extend(
-                run.page_queries(page_source, &page_params, &per_page)
-                    .await?,
+                run.queries(
+                    page_source,
+                    &page_params,
+                    |q| q.params_used.iter().any(|p| per_page.contains(p)),
+                    false,
+                )
+                .await?,
             );
         }
         let context = RenderContext {
@@ -275,6 +285,20 @@ fn per_page_names(
         })
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+/// Picks the fences that use none of `params`.
+fn uses_none_of(params: BTreeSet<String>) -> impl Fn(&NamedQuery) -> bool {
+    move |q| !q.params_used.iter().any(|p| params.contains(p))
+}
+
+/// A path as messages show it: relative to the working folder when inside it.
+pub fn shown_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// A result cell as a parameter value.
@@ -361,38 +385,19 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Runs the fences of `template` in order, skipping those that use any
-    /// of `skip_params` (they run per page).
+    /// Runs, in order, the fences of `template` that `select` picks;
+    /// `register` makes their results tables for later fences.
     async fn queries(
         &mut self,
         template: &Template,
         params: &Params,
-        skip_params: &BTreeSet<String>,
+        select: impl Fn(&NamedQuery) -> bool,
+        register: bool,
     ) -> Result<Results, BuildError> {
         let mut results = Results::new();
-        for q in template.queries() {
-            if q.params_used.iter().any(|p| skip_params.contains(p)) {
-                continue;
-            }
-            let result = self.query(template, q, params, true).await?;
+        for q in template.queries().iter().filter(|q| select(q)) {
+            let result = self.query(template, q, params, register).await?;
             results.insert(q.name.clone(), result);
-        }
-        Ok(results)
-    }
-
-    /// Runs the fences that use any of `page_params`, for one page.
-    async fn page_queries(
-        &mut self,
-        template: &Template,
-        params: &Params,
-        page_params: &BTreeSet<String>,
-    ) -> Result<Results, BuildError> {
-        let mut results = Results::new();
-        for q in template.queries() {
-            if q.params_used.iter().any(|p| page_params.contains(p)) {
-                let result = self.query(template, q, params, false).await?;
-                results.insert(q.name.clone(), result);
-            }
         }
         Ok(results)
     }
@@ -480,13 +485,12 @@ impl<'a> Run<'a> {
                 )
                 .into());
         }
-        let table = MemTable::try_new(schema, vec![batches]).map_err(|e| {
+        let failed = |e: datafusion::error::DataFusionError| {
             BuildError::from(template.sql_error(q, 1, 1, 1, format!("query {:?}: {e}", q.name)))
-        })?;
+        };
+        let table = MemTable::try_new(schema, vec![batches]).map_err(failed)?;
         ctx.register_table(q.name.as_str(), Arc::new(table))
-            .map_err(|e| {
-                BuildError::from(template.sql_error(q, 1, 1, 1, format!("query {:?}: {e}", q.name)))
-            })?;
+            .map_err(failed)?;
         if !self.registered.contains(&q.name) {
             self.registered.push(q.name.clone());
         }

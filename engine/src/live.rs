@@ -18,7 +18,7 @@ use crate::sources::Entity;
 use reports::template::{OutputFormat, Template};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// Something a report depends on besides its template.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -104,8 +104,8 @@ impl Rebuild {
 }
 
 struct Entry {
-    /// The front matter's title, when the template parses.
-    title: Option<String>,
+    /// The template as last read: parsed once per change of its file.
+    template: Result<Template, reports::template::TemplateError>,
     inputs: BTreeSet<Input>,
     status: Option<Status>,
 }
@@ -186,7 +186,10 @@ impl Live {
             .iter()
             .map(|(path, e)| ReportInfo {
                 name: stem(path),
-                title: e.title.clone().unwrap_or_else(|| stem(path)),
+                title: e
+                    .template
+                    .as_ref()
+                    .map_or_else(|_| stem(path), |t| t.front_matter().title.clone()),
                 status: e.status.clone(),
             })
             .collect();
@@ -378,20 +381,18 @@ impl Live {
 
     /// (Re)reads a template and works out its inputs.
     fn load_template(&mut self, path: &Path) {
-        let shown = display_path(path);
-        let (title, inputs) = match Template::load(Path::new(&shown)) {
-            Ok(t) => {
-                let inputs = template_inputs(&t, &self.tables);
-                (Some(t.front_matter().title.clone()), inputs)
-            }
-            // A broken template depends on nothing until it is fixed.
-            Err(_) => (None, BTreeSet::new()),
-        };
+        let shown = build::shown_path(path);
+        let template = Template::load(Path::new(&shown));
+        // A broken template depends on nothing until it is fixed.
+        let inputs = template
+            .as_ref()
+            .map(|t| template_inputs(t, &self.tables))
+            .unwrap_or_default();
         let status = self.entries.remove(path).and_then(|e| e.status);
         self.entries.insert(
             path.to_path_buf(),
             Entry {
-                title,
+                template,
                 inputs,
                 status,
             },
@@ -399,8 +400,11 @@ impl Live {
     }
 
     async fn rebuild(&mut self, path: &Path, why: &str) -> Rebuild {
-        let shown = display_path(path);
-        let status = match Template::load(Path::new(&shown)) {
+        let template = match self.entries.get(path) {
+            Some(entry) => entry.template.clone(),
+            None => Template::load(Path::new(&build::shown_path(path))),
+        };
+        let status = match template {
             Err(e) => Status::Failed {
                 error: e.to_string(),
                 at: SystemTime::now(),
@@ -449,7 +453,6 @@ impl Live {
     /// Reopens the session on the current data (and models, when
     /// `models_changed`); returns the inputs whose content changed.
     async fn reload_session(&mut self, models_changed: bool) -> Result<BTreeSet<Input>, String> {
-        let started = Instant::now();
         let mut session = Session::open(&self.project)
             .await
             .map_err(|e| e.to_string())?;
@@ -475,7 +478,6 @@ impl Live {
                 .map_err(|e| e.to_string())?;
         }
         self.session = session;
-        let _ = started;
         Ok(changed)
     }
 
@@ -656,13 +658,4 @@ fn stem(path: &Path) -> String {
 
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// A template path as messages show it: relative to the working folder
-/// when inside it.
-fn display_path(path: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| path.display().to_string())
 }

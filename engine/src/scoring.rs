@@ -52,15 +52,21 @@ LEFT JOIN reps r ON r.rep_id = d.owner_id";
 /// (Names of people come in through the `scored_deals` view, so editing a
 /// rep's name rescores nothing.)
 pub fn scoring_tables() -> Vec<String> {
-    let sql = udfs::features::deal_features_sql(
-        chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date"),
-        udfs::features::ActivitySource::AsOfSnapshot,
-    );
-    let statements = crate::query::parse(&sql).expect("the feature SQL parses");
-    crate::query::relations(&statements[0])
-        .into_iter()
-        .filter(|t| crate::sources::Entity::from_table(t).is_some())
-        .collect()
+    // Fixed by the feature SQL: worked out once per process.
+    static TABLES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    TABLES
+        .get_or_init(|| {
+            let sql = udfs::features::deal_features_sql(
+                chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date"),
+                udfs::features::ActivitySource::AsOfSnapshot,
+            );
+            let statements = crate::query::parse(&sql).expect("the feature SQL parses");
+            crate::query::relations(&statements[0])
+                .into_iter()
+                .filter(|t| crate::sources::Entity::from_table(t).is_some())
+                .collect()
+        })
+        .clone()
 }
 
 /// The cache key: anything that changes the scores changes it.

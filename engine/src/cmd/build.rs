@@ -71,15 +71,6 @@ fn locate(project: &Project, given: &str) -> PathBuf {
     }
 }
 
-/// A path as the user would type it: relative to the working folder when inside it.
-fn shown(path: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
 pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode> {
     let args = args.reports;
     let paths = if args.templates.is_empty() {
@@ -95,7 +86,7 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
     // Parse every template before loading any data: a broken one fails fast.
     let mut templates = Vec::new();
     for path in &paths {
-        match Template::load(Path::new(&shown(path))) {
+        match Template::load(Path::new(&build::shown_path(path))) {
             Ok(t) => templates.push(t),
             Err(e) => {
                 eprintln!("{e}");
@@ -204,13 +195,13 @@ fn summary(built: &Built) -> String {
             OutputFormat::Pdf => {
                 format!(
                     "{} ({} page{}, {})",
-                    shown(&f.path),
+                    build::shown_path(&f.path),
                     f.pages,
                     if f.pages == 1 { "" } else { "s" },
                     kib(f.bytes)
                 )
             }
-            OutputFormat::Html => format!("{} ({})", shown(&f.path), kib(f.bytes)),
+            OutputFormat::Html => format!("{} ({})", build::shown_path(&f.path), kib(f.bytes)),
         })
         .collect();
     let rest = pages.len().saturating_sub(2);
@@ -221,7 +212,7 @@ fn summary(built: &Built) -> String {
     };
     format!(
         "{}: wrote {}{more} in {} ms",
-        shown(&built.template),
+        build::shown_path(&built.template),
         main.join(", "),
         built.elapsed.as_millis()
     )

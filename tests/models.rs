@@ -263,9 +263,22 @@ async fn trained_models_behave() {
 
 /// Editing one open deal rescores it alone, with exactly the scores a full
 /// rescoring gives; editing data the scores do not read keeps the cache key.
+/// The forecast of a session given the previous session's book (as live
+/// rebuilds do) equals one simulated from scratch.
 async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
     use revintel::scoring;
-    let before_session = Session::open(project).await.unwrap();
+    let mut before_session = Session::open(project).await.unwrap();
+    models::attach(&mut before_session, project, m.clone())
+        .await
+        .unwrap();
+    let quarter = udfs::forecast::Period::quarter_of(before_session.as_of);
+    // The forecast table came from the disk cache: run the simulation.
+    let before_forecast = before_session.forecast.clone().unwrap();
+    let periods = [quarter, quarter.next_quarter()];
+    let before_simulations: Vec<_> = periods
+        .iter()
+        .map(|p| before_forecast.simulation(*p))
+        .collect();
     let before = scoring::score(&before_session, m).await.unwrap();
     let key_before = scoring::cache_key(&before_session, m);
 
@@ -318,6 +331,40 @@ async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
             .value(row)
     };
     assert_ne!(risk(&full), risk(&before), "{edited_deal} was rescored");
+
+    let mut after_attached = Session::open(project).await.unwrap();
+    after_attached.forecast = Some(before_forecast);
+    models::attach(&mut after_attached, project, m.clone())
+        .await
+        .unwrap();
+    let book = after_attached.forecast.clone().unwrap();
+    let scratch = udfs::forecast_quantile::ForecastBook::new(
+        book.as_of,
+        book.deals.clone(),
+        book.won.clone(),
+        book.simulations,
+        book.seed,
+        book.key.clone(),
+    );
+    for p in periods {
+        assert_eq!(*book.simulation(p), *scratch.simulation(p), "{p:?}");
+    }
+    // Not vacuous: the edited deal moved some period's runs.
+    assert!(periods
+        .iter()
+        .zip(&before_simulations)
+        .any(|(p, before)| book.simulation(*p).samples != before.samples));
+    let updated = book.simulation(quarter);
+    // The forecast table shows the same simulation.
+    let p50 = floats(
+        &after_attached,
+        &format!(
+            "SELECT p50 FROM forecast WHERE period_start = DATE '{}'",
+            quarter.start
+        ),
+    )
+    .await;
+    assert_eq!(p50, [Some(updated.quantile(0.5))]);
 }
 
 async fn forecast_tables_agree(session: &Session) {

@@ -200,9 +200,11 @@ fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
 }
 
 /// Registers `forecast_quantile`, `forecast` (this quarter and the next) and
-/// `forecast_by_group` (this quarter by owner, team and segment).
+/// `forecast_by_group` (this quarter by owner, team and segment), and keeps
+/// the book in `session.forecast`; a book already there (an earlier
+/// session's) is where the simulations start from.
 pub async fn register(
-    session: &Session,
+    session: &mut Session,
     models: &Models,
     cache_dir: &Path,
 ) -> Result<(), ScoringError> {
@@ -213,7 +215,12 @@ pub async fn register(
         format!("{periods:?}/{DEFAULT_SIMULATIONS}/{DEFAULT_SEED}").as_bytes(),
     ]);
     let inputs = inputs(session).await?;
-    let all = Arc::new(book(session.as_of, &inputs, None, &key));
+    let mut all = book(session.as_of, &inputs, None, &key);
+    if let Some(earlier) = &session.forecast {
+        all = all.reusing(earlier);
+    }
+    let all = Arc::new(all);
+    session.forecast = Some(all.clone());
     session
         .ctx
         .register_udf(ScalarUDF::new_from_impl(ForecastQuantile::new(all.clone())));

@@ -39,6 +39,10 @@ pub struct Session {
     pub load: LoadReport,
     /// The models attached to this session, if any (see [`crate::models`]).
     pub models: Option<crate::models::Models>,
+    /// The forecast's book of simulations, once models are attached. A new
+    /// session given its predecessor's (live rebuild) updates those
+    /// simulations instead of running them again.
+    pub forecast: Option<Arc<udfs::forecast_quantile::ForecastBook>>,
 }
 
 /// The names of the derived views, in registration order.
@@ -140,6 +144,7 @@ impl Session {
             as_of,
             load,
             models: None,
+            forecast: None,
         })
     }
 }

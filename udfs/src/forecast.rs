@@ -15,10 +15,12 @@
 //! `p = win_prob × P(close in period | won)`, computed exactly from that
 //! distribution; a simulation then needs one random draw per deal. Draws come
 //! from ChaCha8 streams keyed by (seed, chunk of simulations), so results do
-//! not depend on how many threads run them.
+//! not depend on how many threads run them; and since every draw has a fixed
+//! place in its stream and runs add whole cents, a run can be updated for a
+//! few changed deals without running it again ([`simulate_from`]).
 
 use chrono::NaiveDate;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Simulations run by default.
@@ -149,6 +151,9 @@ pub struct Simulation {
     pub expected: f64,
     /// Open deals that can land in the period (non-zero chance).
     pub open_deals_counted: usize,
+    /// The runs behind `samples`, kept so that a later simulation of nearly
+    /// the same deals can update them (see [`simulate_from`]).
+    runs: Runs,
 }
 
 impl Simulation {
@@ -170,6 +175,32 @@ impl Simulation {
     }
 }
 
+/// The deals a period's runs draw for — those whose chance is strictly
+/// between 0 and 1, in deal order — and each run's total.
+///
+/// Amounts are whole cents and totals are sums of cents: integer sums are
+/// exact, so a total does not depend on the order its deals were added in,
+/// and updating it deal by deal gives the very number a full run gives.
+#[derive(Debug, Clone, PartialEq)]
+struct Runs {
+    amounts: Vec<i64>,
+    thresholds: Vec<u32>,
+    /// Cents won from these deals in each run, in run order.
+    totals: Vec<i64>,
+    seed: u64,
+}
+
+impl Runs {
+    /// What deal `k` adds to a run whose draw for it was `u`.
+    fn won(&self, k: usize, u: u32) -> i64 {
+        if u < self.thresholds[k] {
+            self.amounts[k]
+        } else {
+            0
+        }
+    }
+}
+
 /// A deal's chance of landing in the period as a threshold on a uniform
 /// 32-bit draw (`draw < threshold`): resolution 2⁻³², far below any
 /// probability the models produce. Certain deals never reach the draw.
@@ -177,15 +208,28 @@ fn threshold(p: f64) -> u32 {
     (p * 4_294_967_296.0).min(u32::MAX as f64) as u32
 }
 
-/// Simulates `sims` outcomes of the period in parallel.
-pub fn simulate(
+fn cents(amount: f64) -> i64 {
+    (amount * 100.0).round() as i64
+}
+
+/// A period's simulation before its runs: what every run starts from and
+/// the deals it draws for (with no totals yet).
+struct Prepared {
+    /// Closed-won to date plus the deals certain to land.
+    base: f64,
+    closed_won_to_date: f64,
+    expected: f64,
+    counted: usize,
+    runs: Runs,
+}
+
+fn prepare(
     deals: &[OpenDeal],
     as_of: NaiveDate,
     period: Period,
     closed_won_to_date: f64,
-    sims: usize,
     seed: u64,
-) -> Simulation {
+) -> Prepared {
     let probs: Vec<f64> = deals
         .iter()
         .map(|d| d.win_prob.clamp(0.0, 1.0) * prob_in_period(d.days_to_close, as_of, period))
@@ -197,28 +241,129 @@ pub fn simulate(
         .zip(&probs)
         .filter(|(_, p)| **p >= 1.0)
         .fold(0.0, |total, (d, _)| total + d.amount);
-    let (amounts, thresholds): (Vec<f64>, Vec<u32>) = deals
+    let (amounts, thresholds): (Vec<i64>, Vec<u32>) = deals
         .iter()
         .zip(&probs)
         .filter(|(_, p)| **p > 0.0 && **p < 1.0)
-        .map(|(d, p)| (d.amount, threshold(*p)))
+        .map(|(d, p)| (cents(d.amount), threshold(*p)))
         .unzip();
-    let counted = probs.iter().filter(|p| **p > 0.0).count();
-    let base = closed_won_to_date + certain;
-    let expected = closed_won_to_date
-        + deals
-            .iter()
-            .zip(&probs)
-            .map(|(d, p)| d.amount * p)
-            .sum::<f64>();
+    Prepared {
+        base: closed_won_to_date + certain,
+        closed_won_to_date,
+        expected: closed_won_to_date
+            + deals
+                .iter()
+                .zip(&probs)
+                .map(|(d, p)| d.amount * p)
+                .sum::<f64>(),
+        counted: probs.iter().filter(|p| **p > 0.0).count(),
+        runs: Runs {
+            amounts,
+            thresholds,
+            totals: Vec::new(),
+            seed,
+        },
+    }
+}
 
+impl Prepared {
+    fn finish(self) -> Simulation {
+        let mut samples: Vec<f64> = self
+            .runs
+            .totals
+            .iter()
+            .map(|&t| self.base + t as f64 / 100.0)
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        Simulation {
+            samples,
+            closed_won_to_date: self.closed_won_to_date,
+            expected: self.expected,
+            open_deals_counted: self.counted,
+            runs: self.runs,
+        }
+    }
+}
+
+/// The random stream of a chunk of runs: the draws of run `j` of the chunk
+/// are its words `j × n … j × n + n − 1` for `n` deals drawn for.
+fn chunk_stream(seed: u64, chunk: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(chunk as u64);
+    rng
+}
+
+/// Simulates `sims` outcomes of the period in parallel.
+pub fn simulate(
+    deals: &[OpenDeal],
+    as_of: NaiveDate,
+    period: Period,
+    closed_won_to_date: f64,
+    sims: usize,
+    seed: u64,
+) -> Simulation {
+    let mut prepared = prepare(deals, as_of, period, closed_won_to_date, seed);
+    prepared.runs.totals = run_all(&prepared.runs, sims);
+    prepared.finish()
+}
+
+/// [`simulate`], updating the runs of `earlier` (a simulation of the same
+/// period, as-of date, runs and seed) where only a few deals changed: each
+/// run then draws again only for those, at the same places in its stream,
+/// which gives exactly what a full simulation gives. Falls back to a full
+/// one when the deals drawn for are not as many as before or too many
+/// changed.
+pub fn simulate_from(
+    earlier: &Simulation,
+    deals: &[OpenDeal],
+    as_of: NaiveDate,
+    period: Period,
+    closed_won_to_date: f64,
+    sims: usize,
+    seed: u64,
+) -> Simulation {
+    let mut prepared = prepare(deals, as_of, period, closed_won_to_date, seed);
+    let (old, new) = (&earlier.runs, &prepared.runs);
+    let n = new.amounts.len();
+    let comparable = old.seed == seed && old.totals.len() == sims && old.amounts.len() == n;
+    let changed: Vec<usize> = if comparable {
+        (0..n)
+            .filter(|&k| old.amounts[k] != new.amounts[k] || old.thresholds[k] != new.thresholds[k])
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // Drawing for one deal means generating a buffer of 64 words; a full
+    // run generates n words: update only while that is cheaper.
+    prepared.runs.totals = if comparable && changed.len() * 64 < n {
+        let mut totals = old.totals.clone();
+        for (chunk, runs) in totals.chunks_mut(CHUNK).enumerate() {
+            let mut rng = chunk_stream(seed, chunk);
+            for (j, total) in runs.iter_mut().enumerate() {
+                for &k in &changed {
+                    rng.set_word_pos((j * n + k) as u128);
+                    let u = rng.next_u32();
+                    *total += new.won(k, u) - old.won(k, u);
+                }
+            }
+        }
+        totals
+    } else {
+        run_all(new, sims)
+    };
+    prepared.finish()
+}
+
+/// Every run's total for the deals of `runs`, on all cores.
+fn run_all(runs: &Runs, sims: usize) -> Vec<i64> {
+    let (amounts, thresholds, seed) = (&runs.amounts, &runs.thresholds, runs.seed);
     let chunks = sims.div_ceil(CHUNK);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(chunks.max(1));
-    let mut samples = vec![0.0; sims];
+    let mut totals = vec![0i64; sims];
     std::thread::scope(|scope| {
-        let mut rest: &mut [f64] = &mut samples;
+        let mut rest: &mut [i64] = &mut totals;
         let per_thread = chunks.div_ceil(threads.max(1));
         let mut chunk = 0;
         let mut handles = Vec::new();
@@ -228,20 +373,18 @@ pub fn simulate(
             rest = tail;
             let first_chunk = chunk;
             chunk += take.div_ceil(CHUNK);
-            let (amounts, thresholds) = (&amounts, &thresholds);
             handles.push(scope.spawn(move || {
                 let mut draws = vec![0u32; thresholds.len()];
                 for (k, out) in mine.chunks_mut(CHUNK).enumerate() {
-                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                    rng.set_stream((first_chunk + k) as u64);
+                    let mut rng = chunk_stream(seed, first_chunk + k);
                     for total in out.iter_mut() {
                         // One block of draws per run, then a branch-free sum.
                         rng.fill(draws.as_mut_slice());
-                        let mut revenue = base;
+                        let mut won = 0i64;
                         for ((&amount, &t), &u) in amounts.iter().zip(thresholds).zip(&draws) {
-                            revenue += if u < t { amount } else { 0.0 };
+                            won += if u < t { amount } else { 0 };
                         }
-                        *total = revenue;
+                        *total = won;
                     }
                 }
             }));
@@ -250,13 +393,7 @@ pub fn simulate(
             h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         }
     });
-    samples.sort_by(f64::total_cmp);
-    Simulation {
-        samples,
-        closed_won_to_date,
-        expected,
-        open_deals_counted: counted,
-    }
+    totals
 }
 
 /// The straightforward way, for comparison: one thread; for each
@@ -458,6 +595,59 @@ mod tests {
             (naive_mean - s.expected).abs() < tolerance,
             "{naive_mean} vs {}",
             s.expected
+        );
+    }
+
+    fn spread_deals(count: usize) -> Vec<OpenDeal> {
+        (0..count)
+            .map(|i| {
+                let f = i as f64;
+                deal(
+                    1000.0 + 37.25 * f,
+                    0.05 + (f * 0.0123) % 0.9,
+                    [f % 30.0, 20.0 + f % 40.0, 60.0 + f % 90.0],
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn updating_a_few_deals_equals_simulating_again() {
+        let deals = spread_deals(800);
+        let (as_of, sims, seed) = (day(AS_OF), 3_000, 11);
+        let earlier = simulate(&deals, as_of, quarter(), 500.0, sims, seed);
+        let mut edited = deals.clone();
+        edited[3].amount += 100.0;
+        edited[400].win_prob = 0.61;
+        edited[799].days_to_close = [2.0, 9.0, 20.0];
+        let updated = simulate_from(&earlier, &edited, as_of, quarter(), 500.0, sims, seed);
+        let full = simulate(&edited, as_of, quarter(), 500.0, sims, seed);
+        assert_eq!(updated, full);
+        assert_ne!(updated.samples, earlier.samples);
+
+        // A deal becoming certain changes which deals are drawn for; many
+        // changes make updating dearer than running again: both still equal
+        // a full simulation.
+        let mut certain = deals.clone();
+        certain[10].win_prob = 0.0;
+        let mut many = deals.clone();
+        for d in many.iter_mut().step_by(3) {
+            d.amount *= 2.0;
+        }
+        for changed in [certain, many] {
+            assert_eq!(
+                simulate_from(&earlier, &changed, as_of, quarter(), 500.0, sims, seed),
+                simulate(&changed, as_of, quarter(), 500.0, sims, seed)
+            );
+        }
+        // Another seed or number of runs is a different simulation.
+        assert_eq!(
+            simulate_from(&earlier, &edited, as_of, quarter(), 500.0, sims, seed + 1),
+            simulate(&edited, as_of, quarter(), 500.0, sims, seed + 1)
+        );
+        assert_eq!(
+            simulate_from(&earlier, &edited, as_of, quarter(), 500.0, 1_000, seed),
+            simulate(&edited, as_of, quarter(), 500.0, 1_000, seed)
         );
     }
 

@@ -6,7 +6,7 @@
 //! query asking for P10, P50 and P90 simulates once. Dates are SQL dates
 //! (`DATE '2027-01-01'`); the period includes both ends.
 
-use crate::forecast::{simulate, OpenDeal, Period, Simulation};
+use crate::forecast::{simulate, simulate_from, OpenDeal, Period, Simulation};
 use crate::win_prob::doc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
@@ -31,6 +31,9 @@ pub struct ForecastBook {
     /// Identifies the inputs (data, models, seed): equal keys, equal answers.
     pub key: String,
     cache: Mutex<HashMap<Period, Arc<Simulation>>>,
+    /// Simulations of an earlier book over nearly the same deals, to be
+    /// updated rather than run again (see [`ForecastBook::reusing`]).
+    earlier: HashMap<Period, Arc<Simulation>>,
 }
 
 impl std::fmt::Debug for ForecastBook {
@@ -61,7 +64,25 @@ impl ForecastBook {
             seed,
             key,
             cache: Mutex::new(HashMap::new()),
+            earlier: HashMap::new(),
         }
+    }
+
+    /// This book, with the simulations `earlier` has run so far to start
+    /// from when they describe the same as-of date, runs and seed: a live
+    /// rebuild after one deal changed then draws again only for the deals
+    /// whose chances changed, with the same result as running everything.
+    pub fn reusing(mut self, earlier: &ForecastBook) -> Self {
+        if (earlier.as_of, earlier.simulations, earlier.seed)
+            == (self.as_of, self.simulations, self.seed)
+        {
+            self.earlier = earlier
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+        }
+        self
     }
 
     /// Revenue closed-won inside the period up to the as-of date.
@@ -78,14 +99,26 @@ impl ForecastBook {
         cache
             .entry(period)
             .or_insert_with(|| {
-                Arc::new(simulate(
-                    &self.deals,
-                    self.as_of,
-                    period,
-                    self.closed_won(period),
-                    self.simulations,
-                    self.seed,
-                ))
+                let closed_won = self.closed_won(period);
+                Arc::new(match self.earlier.get(&period) {
+                    Some(earlier) => simulate_from(
+                        earlier,
+                        &self.deals,
+                        self.as_of,
+                        period,
+                        closed_won,
+                        self.simulations,
+                        self.seed,
+                    ),
+                    None => simulate(
+                        &self.deals,
+                        self.as_of,
+                        period,
+                        closed_won,
+                        self.simulations,
+                        self.seed,
+                    ),
+                })
             })
             .clone()
     }

@@ -302,19 +302,17 @@ pub fn simulate(
     sims: usize,
     seed: u64,
 ) -> Simulation {
-    let mut prepared = prepare(deals, as_of, period, closed_won_to_date, seed);
-    prepared.runs.totals = run_all(&prepared.runs, sims);
-    prepared.finish()
+    simulate_from(None, deals, as_of, period, closed_won_to_date, sims, seed)
 }
 
 /// [`simulate`], updating the runs of `earlier` (a simulation of the same
 /// period, as-of date, runs and seed) where only a few deals changed: each
 /// run then draws again only for those, at the same places in its stream,
-/// which gives exactly what a full simulation gives. Falls back to a full
-/// one when the deals drawn for are not as many as before or too many
-/// changed.
+/// which gives exactly what a full simulation gives. Runs them all when
+/// there is no earlier simulation, the deals drawn for are not as many as
+/// before, or too many changed.
 pub fn simulate_from(
-    earlier: &Simulation,
+    earlier: Option<&Simulation>,
     deals: &[OpenDeal],
     as_of: NaiveDate,
     period: Period,
@@ -323,19 +321,20 @@ pub fn simulate_from(
     seed: u64,
 ) -> Simulation {
     let mut prepared = prepare(deals, as_of, period, closed_won_to_date, seed);
-    let (old, new) = (&earlier.runs, &prepared.runs);
+    let new = &prepared.runs;
     let n = new.amounts.len();
-    let comparable = old.seed == seed && old.totals.len() == sims && old.amounts.len() == n;
-    let changed: Vec<usize> = if comparable {
-        (0..n)
-            .filter(|&k| old.amounts[k] != new.amounts[k] || old.thresholds[k] != new.thresholds[k])
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let old = earlier
+        .map(|e| &e.runs)
+        .filter(|old| old.seed == seed && old.totals.len() == sims && old.amounts.len() == n);
     // Drawing for one deal means generating a buffer of 64 words; a full
     // run generates n words: update only while that is cheaper.
-    prepared.runs.totals = if comparable && changed.len() * 64 < n {
+    let update = old.and_then(|old| {
+        let changed: Vec<usize> = (0..n)
+            .filter(|&k| old.amounts[k] != new.amounts[k] || old.thresholds[k] != new.thresholds[k])
+            .collect();
+        (changed.len() * 64 < n).then_some((old, changed))
+    });
+    prepared.runs.totals = if let Some((old, changed)) = update {
         let mut totals = old.totals.clone();
         for (chunk, runs) in totals.chunks_mut(CHUNK).enumerate() {
             let mut rng = chunk_stream(seed, chunk);
@@ -620,7 +619,7 @@ mod tests {
         edited[3].amount += 100.0;
         edited[400].win_prob = 0.61;
         edited[799].days_to_close = [2.0, 9.0, 20.0];
-        let updated = simulate_from(&earlier, &edited, as_of, quarter(), 500.0, sims, seed);
+        let updated = simulate_from(Some(&earlier), &edited, as_of, quarter(), 500.0, sims, seed);
         let full = simulate(&edited, as_of, quarter(), 500.0, sims, seed);
         assert_eq!(updated, full);
         assert_ne!(updated.samples, earlier.samples);
@@ -636,17 +635,41 @@ mod tests {
         }
         for changed in [certain, many] {
             assert_eq!(
-                simulate_from(&earlier, &changed, as_of, quarter(), 500.0, sims, seed),
+                simulate_from(
+                    Some(&earlier),
+                    &changed,
+                    as_of,
+                    quarter(),
+                    500.0,
+                    sims,
+                    seed
+                ),
                 simulate(&changed, as_of, quarter(), 500.0, sims, seed)
             );
         }
         // Another seed or number of runs is a different simulation.
         assert_eq!(
-            simulate_from(&earlier, &edited, as_of, quarter(), 500.0, sims, seed + 1),
+            simulate_from(
+                Some(&earlier),
+                &edited,
+                as_of,
+                quarter(),
+                500.0,
+                sims,
+                seed + 1
+            ),
             simulate(&edited, as_of, quarter(), 500.0, sims, seed + 1)
         );
         assert_eq!(
-            simulate_from(&earlier, &edited, as_of, quarter(), 500.0, 1_000, seed),
+            simulate_from(
+                Some(&earlier),
+                &edited,
+                as_of,
+                quarter(),
+                500.0,
+                1_000,
+                seed
+            ),
             simulate(&edited, as_of, quarter(), 500.0, 1_000, seed)
         );
     }

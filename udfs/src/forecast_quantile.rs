@@ -6,7 +6,7 @@
 //! query asking for P10, P50 and P90 simulates once. Dates are SQL dates
 //! (`DATE '2027-01-01'`); the period includes both ends.
 
-use crate::forecast::{simulate, simulate_from, OpenDeal, Period, Simulation};
+use crate::forecast::{simulate_from, OpenDeal, Period, Simulation};
 use crate::win_prob::doc;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
@@ -100,25 +100,15 @@ impl ForecastBook {
             .entry(period)
             .or_insert_with(|| {
                 let closed_won = self.closed_won(period);
-                Arc::new(match self.earlier.get(&period) {
-                    Some(earlier) => simulate_from(
-                        earlier,
-                        &self.deals,
-                        self.as_of,
-                        period,
-                        closed_won,
-                        self.simulations,
-                        self.seed,
-                    ),
-                    None => simulate(
-                        &self.deals,
-                        self.as_of,
-                        period,
-                        closed_won,
-                        self.simulations,
-                        self.seed,
-                    ),
-                })
+                Arc::new(simulate_from(
+                    self.earlier.get(&period).map(Arc::as_ref),
+                    &self.deals,
+                    self.as_of,
+                    period,
+                    closed_won,
+                    self.simulations,
+                    self.seed,
+                ))
             })
             .clone()
     }

@@ -333,10 +333,15 @@ async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
     assert_ne!(risk(&full), risk(&before), "{edited_deal} was rescored");
 
     let mut after_attached = Session::open(project).await.unwrap();
-    after_attached.forecast = Some(before_forecast);
+    after_attached.continue_from(&before_session);
     models::attach(&mut after_attached, project, m.clone())
         .await
         .unwrap();
+    // Scores carried over in memory, updated for the edit, equal a full rescoring.
+    assert_eq!(
+        after_attached.scores.as_ref().unwrap().columns(),
+        full.columns()
+    );
     let book = after_attached.forecast.clone().unwrap();
     let scratch = udfs::forecast_quantile::ForecastBook::new(
         book.as_of,

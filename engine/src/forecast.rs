@@ -202,7 +202,8 @@ fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
 /// Registers `forecast_quantile`, `forecast` (this quarter and the next) and
 /// `forecast_by_group` (this quarter by owner, team and segment), and keeps
 /// the book in `session.forecast`; a book already there (an earlier
-/// session's) is where the simulations start from.
+/// session's, see [`Session::continue_from`]) is where the simulations
+/// start from.
 pub async fn register(
     session: &mut Session,
     models: &Models,

@@ -473,8 +473,7 @@ impl Live {
             self.session.models.clone()
         };
         if let Some(models) = models {
-            // The forecast updates the last one's runs where deals changed.
-            session.forecast = self.session.forecast.clone();
+            session.continue_from(&self.session);
             crate::models::attach(&mut session, &self.project, models)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -91,9 +91,9 @@ fn models_key(session: &Session, models: &Models) -> String {
 const MODELS_KEY: &str = "revintel.models_key";
 
 /// Registers `deal_scores` (from the cache, or scored now and cached) and
-/// the `scored_deals` view.
+/// the `scored_deals` view, and keeps the scores in `session.scores`.
 pub async fn register(
-    session: &Session,
+    session: &mut Session,
     models: &Models,
     cache_dir: &Path,
 ) -> Result<(), ScoringError> {
@@ -102,11 +102,16 @@ pub async fn register(
         Some(batch) => batch,
         None => {
             // The last scores made with the same models and as-of date let
-            // unchanged deals keep theirs.
+            // unchanged deals keep theirs: an earlier session's, else the
+            // newest on disk.
             let key = models_key(session, models);
-            let previous = latest_cache(cache_dir, "deal_scores-").filter(|b| {
-                b.schema().metadata().get(MODELS_KEY).map(String::as_str) == Some(key.as_str())
-            });
+            let previous = session
+                .scores
+                .take()
+                .or_else(|| latest_cache(cache_dir, "deal_scores-"))
+                .filter(|b| {
+                    b.schema().metadata().get(MODELS_KEY).map(String::as_str) == Some(key.as_str())
+                });
             let batch = score_reusing(session, models, previous.as_ref()).await?;
             let schema = batch
                 .schema()
@@ -118,8 +123,9 @@ pub async fn register(
             batch
         }
     };
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
     session.ctx.register_table("deal_scores", Arc::new(table))?;
+    session.scores = Some(batch);
     let plan = session
         .ctx
         .state()

@@ -39,9 +39,9 @@ pub struct Session {
     pub load: LoadReport,
     /// The models attached to this session, if any (see [`crate::models`]).
     pub models: Option<crate::models::Models>,
-    /// The forecast's book of simulations, once models are attached. A new
-    /// session given its predecessor's (live rebuild) updates those
-    /// simulations instead of running them again.
+    /// The scores registered as `deal_scores`, once models are attached.
+    pub scores: Option<RecordBatch>,
+    /// The forecast's book of simulations, once models are attached.
     pub forecast: Option<Arc<udfs::forecast_quantile::ForecastBook>>,
 }
 
@@ -49,6 +49,15 @@ pub struct Session {
 pub const VIEWS: [&str; 3] = ["deal_features", "report_dates", "pipeline_changes"];
 
 impl Session {
+    /// Starts from what `earlier` (a session over nearly the same data)
+    /// computed: attaching models then rescores only deals whose features
+    /// changed and updates the forecast's runs for them, in memory (live
+    /// rebuilds), instead of starting from the newest cache file on disk.
+    pub fn continue_from(&mut self, earlier: &Session) {
+        self.scores = earlier.scores.clone();
+        self.forecast = earlier.forecast.clone();
+    }
+
     /// A fingerprint of the files behind `tables` and the as-of date: it
     /// changes when any of those files does, and only then.
     pub fn fingerprint_of(&self, tables: &[String]) -> String {
@@ -144,6 +153,7 @@ impl Session {
             as_of,
             load,
             models: None,
+            scores: None,
             forecast: None,
         })
     }

@@ -40,15 +40,7 @@ fn kind_of(project: &Project, load: &FileLoad) -> String {
 }
 
 fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    reports::filters::number(n as f64, Some(0))
 }
 
 pub async fn run(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode> {

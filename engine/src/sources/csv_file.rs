@@ -272,9 +272,9 @@ fn read_csv_from<'m>(
     Ok(reader.end())
 }
 
-/// The last load of each canonical file, by path and entity, with the
-/// fingerprint of the bytes it was read from.
-type LoadMemo = HashMap<(PathBuf, Entity), (String, RecordBatch, FileLoad)>;
+/// The last load of each canonical file, by path and entity (its report
+/// holds the fingerprint of the bytes it was read from).
+type LoadMemo = HashMap<(PathBuf, Entity), (RecordBatch, FileLoad)>;
 
 /// Reads `path` as `entity` in revintel's canonical layout, returning the
 /// loaded rows and what was rejected.
@@ -292,8 +292,8 @@ pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), 
     })?;
     let fingerprint = udfs::model::fingerprint(&[&bytes]);
     let key = (path.to_path_buf(), entity);
-    if let Some((seen, batch, load)) = LAST.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        if *seen == fingerprint {
+    if let Some((batch, load)) = LAST.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if load.fingerprint == fingerprint {
             return Ok((batch.clone(), load.clone()));
         }
     }
@@ -310,7 +310,7 @@ pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), 
     let (batch, _) = reader.finish()?;
     LAST.lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(key, (fingerprint, batch.clone(), load.clone()));
+        .insert(key, (batch.clone(), load.clone()));
     Ok((batch, load))
 }
 

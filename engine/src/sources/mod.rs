@@ -29,7 +29,7 @@ pub use load::{load_sources, Assembled, OnFailure, SourceSet};
 pub use report::{FileLoad, LoadReport, RejectedRow};
 
 use datafusion::arrow::record_batch::RecordBatch;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A failure that stops a load as a whole (as opposed to a rejected row).
 #[derive(Debug, thiserror::Error)]
@@ -85,32 +85,4 @@ pub enum SourceError {
 pub struct LoadedTable {
     pub entity: Entity,
     pub batch: RecordBatch,
-}
-
-/// Loads all five entities from a folder of CSV files named by
-/// [`Entity::file_name`] (the layout `revintel seed` writes).
-pub fn load_folder(
-    dir: &Path,
-    strict: bool,
-) -> Result<(Vec<LoadedTable>, LoadReport), SourceError> {
-    let mut tables = Vec::with_capacity(Entity::ALL.len());
-    let mut report = LoadReport::default();
-    for entity in Entity::ALL {
-        let path = dir.join(entity.file_name());
-        let (batch, mut load) = csv_file::load_csv(&path, entity)?;
-        load.source = "folder".into();
-        if strict {
-            if let Some(first) = load.rejected.first() {
-                return Err(SourceError::Strict {
-                    path,
-                    read: load.rows_read,
-                    rejected: load.rows_rejected(),
-                    first: Box::new(first.clone()),
-                });
-            }
-        }
-        tables.push(LoadedTable { entity, batch });
-        report.files.push(load);
-    }
-    Ok((tables, report))
 }

@@ -32,11 +32,10 @@ pub fn read_parquet<'m>(
         line: 0,
         message: format!("not a readable Parquet file: {e}"),
     };
-    let bytes = std::fs::read(path).map_err(io)?;
+    // Read once: the bytes are both the fingerprint and what is decoded.
+    let bytes = bytes::Bytes::from(std::fs::read(path).map_err(io)?);
     let fingerprint = udfs::model::fingerprint(&[&bytes]);
-    drop(bytes);
-    let file = std::fs::File::open(path).map_err(io)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| bad(&e))?;
     let header: Vec<String> = builder
         .schema()
         .fields()

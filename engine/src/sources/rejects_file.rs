@@ -6,7 +6,6 @@
 //! rejects nothing, a previous file is removed rather than left to mislead.
 
 use super::report::LoadReport;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The file name under the project's output folder.
@@ -31,31 +30,21 @@ pub fn write(path: &Path, report: &LoadReport) -> std::io::Result<usize> {
             _ => return Ok(0),
         }
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rejects-")
-        .suffix(".csv.tmp")
-        .tempfile_in(dir)?;
-    {
-        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp.as_file_mut()));
-        w.write_record(COLUMNS)?;
-        for (f, r) in &rows {
-            w.write_record([
-                f.source.as_str(),
-                f.table.as_str(),
-                &r.file.display().to_string(),
-                &r.line.to_string(),
-                r.field.as_deref().unwrap_or(""),
-                r.value.as_deref().unwrap_or(""),
-                r.reason.as_str(),
-            ])?;
-        }
-        w.flush()?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(COLUMNS)?;
+    for (f, r) in &rows {
+        w.write_record([
+            f.source.as_str(),
+            f.table.as_str(),
+            &r.file.display().to_string(),
+            &r.line.to_string(),
+            r.field.as_deref().unwrap_or(""),
+            r.value.as_deref().unwrap_or(""),
+            r.reason.as_str(),
+        ])?;
     }
-    tmp.as_file_mut().flush()?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    reports::atomic::write_atomic(path, &bytes)?;
     Ok(rows.len())
 }
 

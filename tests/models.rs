@@ -288,8 +288,19 @@ async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     lines[1] = lines[1].replacen(',', ",Renamed ", 1);
     std::fs::write(&reps, lines.join("\n") + "\n").unwrap();
-    let renamed = Session::open(project).await.unwrap();
+    let mut renamed = Session::open(project).await.unwrap();
     assert_eq!(scoring::cache_key(&renamed, m), key_before);
+    // But forecast_by_group groups by reps' names: it is made again, not
+    // read from the cache made before the rename.
+    models::attach(&mut renamed, project, m.clone())
+        .await
+        .unwrap();
+    let renamed_groups = floats(
+        &renamed,
+        "SELECT CAST(count(*) AS DOUBLE) FROM forecast_by_group WHERE group_name LIKE 'Renamed %'",
+    )
+    .await;
+    assert_eq!(renamed_groups, [Some(1.0)]);
 
     // Double the current amount of the first open deal in stage history.
     let history = project.data_dir.join("stage_history.csv");

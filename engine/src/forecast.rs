@@ -25,6 +25,12 @@ const DIMENSIONS: [(&str, &str); 3] = [
     ("segment", "COALESCE(a.segment, 'Unknown')"),
 ];
 
+/// The tables `forecast_by_group` reads besides what the scores read: its
+/// groups are reps' names and teams and accounts' segments (see
+/// [`DIMENSIONS`]), so renaming a rep or moving one to another team
+/// changes it though no score changes.
+pub const GROUP_TABLES: [&str; 2] = ["reps", "accounts"];
+
 /// Rows of open deals and won deals with their groups.
 struct Inputs {
     open: RecordBatch,
@@ -227,7 +233,10 @@ pub async fn register(
         .register_udf(ScalarUDF::new_from_impl(ForecastQuantile::new(all.clone())));
 
     let forecast_path = cache_dir.join(format!("forecast-{key}.arrow"));
-    let grouped_path = cache_dir.join(format!("forecast_by_group-{key}.arrow"));
+    let groups: Vec<String> = GROUP_TABLES.iter().map(|t| t.to_string()).collect();
+    let grouped_key =
+        udfs::model::fingerprint(&[key.as_bytes(), session.fingerprint_of(&groups).as_bytes()]);
+    let grouped_path = cache_dir.join(format!("forecast_by_group-{grouped_key}.arrow"));
     let forecast = match scoring::read_cache(&forecast_path) {
         Some(batch) => batch,
         None => {

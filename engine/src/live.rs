@@ -479,6 +479,19 @@ impl Live {
                 .map_err(|e| e.to_string())?;
         }
         self.session = session;
+        if models_changed {
+            // Models may have just appeared, and with them the scored tables.
+            self.tables = table_inputs(&self.session)
+                .await
+                .map_err(|e| e.to_string())?;
+            for entry in self.entries.values_mut() {
+                entry.inputs = entry
+                    .template
+                    .as_ref()
+                    .map(|t| template_inputs(t, &self.tables))
+                    .unwrap_or_default();
+            }
+        }
         Ok(changed)
     }
 
@@ -600,7 +613,11 @@ fn expand(
     }
     match name {
         "load_report" | "load_rejects" => return all_sources.clone(),
-        "deal_scores" | "forecast" | "forecast_by_group" => return scoring.clone(),
+        "deal_scores" | "forecast" => return scoring.clone(),
+        "forecast_by_group" => {
+            let groups = crate::forecast::GROUP_TABLES.map(|t| Input::Table(t.to_string()));
+            return scoring.iter().cloned().chain(groups).collect();
+        }
         "backtest" => return [Input::Models].into(),
         _ => {}
     }

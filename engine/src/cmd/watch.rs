@@ -54,15 +54,16 @@ pub async fn watch_loop(
     mut live: Live,
     mut on_batch: impl FnMut(&Live, &[Rebuild]),
 ) -> anyhow::Result<ExitCode> {
-    let mut watcher = Watcher::new(&live.watched())?;
-    println!(
-        "watching {} (Ctrl-C to stop)",
-        live.watched()
+    let mut watched = live.watched();
+    let mut watcher = Watcher::new(&watched)?;
+    let shown = |folders: &[std::path::PathBuf]| {
+        folders
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    };
+    println!("watching {} (Ctrl-C to stop)", shown(&watched));
     loop {
         let batch = tokio::select! {
             batch = watcher.next() => batch,
@@ -81,6 +82,12 @@ pub async fn watch_loop(
         let rebuilt = live.apply(&changes).await;
         if !rebuilt.is_empty() {
             on_batch(&live, &rebuilt);
+        }
+        // A new config can move the templates, data or models.
+        if live.watched() != watched {
+            watched = live.watched();
+            watcher = Watcher::new(&watched)?;
+            println!("watching {}", shown(&watched));
         }
     }
 }

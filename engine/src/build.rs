@@ -66,8 +66,6 @@ pub struct WrittenFile {
 pub struct Built {
     pub template: PathBuf,
     pub files: Vec<WrittenFile>,
-    /// Rows returned by each query, in run order (per-page queries summed).
-    pub query_rows: Vec<(String, usize)>,
     pub elapsed: Duration,
 }
 
@@ -108,6 +106,26 @@ pub fn reads_table(template: &Template, name: &str) -> bool {
     })
 }
 
+/// [`build`] with `--param NAME=VALUE` overrides resolved against the
+/// template: those naming a parameter it does not declare are for other
+/// templates and left out.
+pub async fn build_with_overrides(
+    session: &Session,
+    template: &Template,
+    overrides: &[(String, String)],
+    formats: Option<&[OutputFormat]>,
+    out_dir: &Path,
+) -> Result<Built, BuildError> {
+    let declared = &template.front_matter().params;
+    let overrides: Vec<(String, String)> = overrides
+        .iter()
+        .filter(|(name, _)| declared.contains_key(name))
+        .cloned()
+        .collect();
+    let params = template.params_from_overrides(&overrides)?;
+    build(session, template, &params, formats, out_dir).await
+}
+
 /// Builds `template` into `out_dir` in `formats` (default: the front
 /// matter's), with `params` (already resolved against the template).
 pub async fn build(
@@ -139,7 +157,6 @@ pub async fn build(
     Ok(Built {
         template: PathBuf::from(template.path()),
         files,
-        query_rows: run.rows,
         elapsed: started.elapsed(),
     })
 }
@@ -369,11 +386,10 @@ fn write(
 }
 
 /// The state of one template's build: results registered as tables (to be
-/// removed afterwards) and row counts.
+/// removed afterwards).
 struct Run<'a> {
     session: &'a Session,
     registered: Vec<String>,
-    rows: Vec<(String, usize)>,
 }
 
 impl<'a> Run<'a> {
@@ -381,7 +397,6 @@ impl<'a> Run<'a> {
         Run {
             session,
             registered: Vec::new(),
-            rows: Vec::new(),
         }
     }
 
@@ -449,11 +464,6 @@ impl<'a> Run<'a> {
             .map_err(located)?;
         let converted = QueryResult::from_schema_and_batches(&result.schema, &result.batches)
             .map_err(|e| template.sql_error(q, 1, 1, 1, format!("query {:?}: {e}", q.name)))?;
-        let rows = converted.row_count();
-        match self.rows.iter_mut().find(|(n, _)| n == &q.name) {
-            Some((_, n)) => *n += rows,
-            None => self.rows.push((q.name.clone(), rows)),
-        }
         if register {
             self.register(template, q, result.schema, result.batches)?;
         }

@@ -18,7 +18,6 @@ use crate::sources::Entity;
 use reports::template::{OutputFormat, Template};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// Something a report depends on besides its template.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,34 +32,27 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Change {
     Template(PathBuf),
-    Data(PathBuf),
-    Models(PathBuf),
+    /// A data source (which one is found by comparing fingerprints).
+    Data,
+    Models,
     Config,
 }
 
 /// A report's latest outcome.
 #[derive(Debug, Clone)]
 pub enum Status {
-    Built {
-        built: Built,
-        at: SystemTime,
-    },
-    Failed {
-        error: String,
-        at: SystemTime,
-    },
+    Built(Built),
+    Failed(String),
     /// An earlier failure no longer holds (inputs readable again); nothing
     /// was rebuilt for it.
-    Cleared {
-        at: SystemTime,
-    },
+    Cleared,
 }
 
 impl Status {
     pub fn error(&self) -> Option<&str> {
         match self {
-            Status::Failed { error, .. } => Some(error),
-            Status::Built { .. } | Status::Cleared { .. } => None,
+            Status::Failed(error) => Some(error),
+            Status::Built(_) | Status::Cleared => None,
         }
     }
 }
@@ -88,17 +80,17 @@ impl Rebuild {
     /// The one-line log entry.
     pub fn log_line(&self) -> String {
         match &self.status {
-            Status::Built { built, .. } => format!(
+            Status::Built(built) => format!(
                 "rebuilt {} ({}): {} files in {} ms",
                 self.report,
                 self.why,
                 built.files.len(),
                 built.elapsed.as_millis()
             ),
-            Status::Failed { error, .. } => {
+            Status::Failed(error) => {
                 format!("failed {} ({}): {error}", self.report, self.why)
             }
-            Status::Cleared { .. } => format!("cleared {} ({})", self.report, self.why),
+            Status::Cleared => format!("cleared {} ({})", self.report, self.why),
         }
     }
 }
@@ -136,8 +128,6 @@ pub enum LiveError {
     #[error(transparent)]
     Build(#[from] build::BuildError),
     #[error(transparent)]
-    Project(#[from] crate::project::ProjectError),
-    #[error(transparent)]
     Demo(#[from] crate::seed::SeedError),
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
@@ -174,10 +164,6 @@ impl Live {
         Ok((live, rebuilt))
     }
 
-    pub fn project(&self) -> &Project {
-        &self.project
-    }
-
     /// Every report with its title and latest status, by file stem; while
     /// the inputs cannot be read, also [`ALL`] with that error.
     pub fn reports(&self) -> Vec<ReportInfo> {
@@ -197,21 +183,10 @@ impl Live {
             reports.push(ReportInfo {
                 name: ALL.into(),
                 title: "Inputs".into(),
-                status: Some(Status::Failed {
-                    error: error.clone(),
-                    at: SystemTime::now(),
-                }),
+                status: Some(Status::Failed(error.clone())),
             });
         }
         reports
-    }
-
-    /// The inputs a report reads (for tests and `--explain`).
-    pub fn inputs(&self, report: &str) -> Option<&BTreeSet<Input>> {
-        self.entries
-            .iter()
-            .find(|(p, _)| stem(p) == report)
-            .map(|(_, e)| &e.inputs)
     }
 
     /// Folders and files to watch: templates, data, models and the config.
@@ -273,13 +248,13 @@ impl Live {
         }
         if same(parent, &self.project.models_dir) {
             return (name.ends_with(".txt") || name.ends_with(".json") || name.ends_with(".arrow"))
-                .then(|| Change::Models(path.to_path_buf()));
+                .then_some(Change::Models);
         }
         let is_source = configured.iter().any(|f| same(f, path))
             || self.session.load.files.iter().any(|f| same(&f.file, path));
         let in_data = same(parent, &self.project.data_dir)
             && (name.ends_with(".csv") || name.ends_with(".parquet"));
-        (is_source || in_data).then(|| Change::Data(path.to_path_buf()))
+        (is_source || in_data).then_some(Change::Data)
     }
 
     /// Applies a batch of changes: reloads what changed and rebuilds the
@@ -304,21 +279,15 @@ impl Live {
                 Err(e) => failures.push(self.everything_failed(format!("config: {e}"))),
             }
         } else {
-            let models_changed: Vec<&PathBuf> = changes
-                .iter()
-                .filter_map(|c| match c {
-                    Change::Models(p) => Some(p),
-                    _ => None,
-                })
-                .collect();
-            let data_changed = changes.iter().any(|c| matches!(c, Change::Data(_)));
-            if data_changed || !models_changed.is_empty() {
-                match self.reload_session(!models_changed.is_empty()).await {
+            let models_changed = changes.contains(&Change::Models);
+            let data_changed = changes.contains(&Change::Data);
+            if data_changed || models_changed {
+                match self.reload_session(models_changed).await {
                     Ok(mut inputs) => {
-                        if !models_changed.is_empty() {
+                        if models_changed {
                             inputs.insert(Input::Models);
                         }
-                        let reason = describe(&inputs, &models_changed);
+                        let reason = describe(&inputs);
                         if self.inputs_error.take().is_some() {
                             failures.push(cleared());
                         }
@@ -340,10 +309,10 @@ impl Live {
                         failures.push(Rebuild {
                             report: stem(&key),
                             why: "template removed".into(),
-                            status: Status::Failed {
-                                error: format!("{}: the template was removed", path.display()),
-                                at: SystemTime::now(),
-                            },
+                            status: Status::Failed(format!(
+                                "{}: the template was removed",
+                                path.display()
+                            )),
                         });
                     }
                     continue;
@@ -400,45 +369,22 @@ impl Live {
     }
 
     async fn rebuild(&mut self, path: &Path, why: &str) -> Rebuild {
-        let template = match self.entries.get(path) {
-            Some(entry) => entry.template.clone(),
-            None => Template::load(Path::new(&build::shown_path(path))),
-        };
-        let status = match template {
-            Err(e) => Status::Failed {
-                error: e.to_string(),
-                at: SystemTime::now(),
+        // Every path rebuilt was loaded into `entries` first.
+        let status = match self.entries.get(path).map(|e| &e.template) {
+            None => Status::Failed(format!("{}: not loaded", path.display())),
+            Some(Err(e)) => Status::Failed(e.to_string()),
+            Some(Ok(template)) => match build::build_with_overrides(
+                &self.session,
+                template,
+                &self.overrides,
+                self.formats.as_deref(),
+                &self.project.out_dir,
+            )
+            .await
+            {
+                Ok(built) => Status::Built(built),
+                Err(e) => Status::Failed(e.to_string()),
             },
-            Ok(template) => {
-                let overrides: Vec<(String, String)> = self
-                    .overrides
-                    .iter()
-                    .filter(|(n, _)| template.front_matter().params.contains_key(n))
-                    .cloned()
-                    .collect();
-                let outcome = match template.params_from_overrides(&overrides) {
-                    Ok(params) => build::build(
-                        &self.session,
-                        &template,
-                        &params,
-                        self.formats.as_deref(),
-                        &self.project.out_dir,
-                    )
-                    .await
-                    .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                match outcome {
-                    Ok(built) => Status::Built {
-                        built,
-                        at: SystemTime::now(),
-                    },
-                    Err(error) => Status::Failed {
-                        error,
-                        at: SystemTime::now(),
-                    },
-                }
-            }
         };
         if let Some(entry) = self.entries.get_mut(path) {
             entry.status = Some(status.clone());
@@ -513,10 +459,7 @@ impl Live {
         Rebuild {
             report: ALL.into(),
             why: "inputs could not be read; the last good outputs stay".into(),
-            status: Status::Failed {
-                error,
-                at: SystemTime::now(),
-            },
+            status: Status::Failed(error),
         }
     }
 }
@@ -528,9 +471,7 @@ fn cleared() -> Rebuild {
     Rebuild {
         report: ALL.into(),
         why: "inputs readable again".into(),
-        status: Status::Cleared {
-            at: SystemTime::now(),
-        },
+        status: Status::Cleared,
     }
 }
 
@@ -653,17 +594,15 @@ pub fn template_inputs(
     inputs
 }
 
-fn describe(inputs: &BTreeSet<Input>, models: &[&PathBuf]) -> String {
-    let mut parts: Vec<String> = inputs
+fn describe(inputs: &BTreeSet<Input>) -> String {
+    // Tables first, then the models (`Input::Models` sorts last).
+    let parts: Vec<&str> = inputs
         .iter()
-        .filter_map(|i| match i {
-            Input::Table(t) => Some(t.clone()),
-            Input::Models => None,
+        .map(|i| match i {
+            Input::Table(t) => t.as_str(),
+            Input::Models => "models",
         })
         .collect();
-    if !models.is_empty() {
-        parts.push("models".into());
-    }
     format!("{} changed", parts.join(", "))
 }
 

@@ -185,7 +185,8 @@ fn live_page(page: &str, report: &str, error: Option<&str>) -> Response {
         None => format!("{page}{script}"),
     };
     let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'nonce-{nonce}'; connect-src 'self'"
+        "{}; script-src 'nonce-{nonce}'; connect-src 'self'",
+        reports::html::DEFAULT_CSP
     );
     let mut response = Html(page).into_response();
     let headers = response.headers_mut();
@@ -283,15 +284,15 @@ async fn index(State(state): State<Arc<ServerState>>) -> Response {
             ));
         }
         let status = match &r.status {
-            Some(Status::Built { built, .. }) => format!(
+            Some(Status::Built(built)) => format!(
                 "<span class=\"ok\">built in {} ms</span>",
                 built.elapsed.as_millis()
             ),
-            Some(Status::Failed { error, .. }) => format!(
+            Some(Status::Failed(error)) => format!(
                 "<span class=\"failed\">failed</span><pre class=\"error\">{}</pre>",
                 esc(error)
             ),
-            Some(Status::Cleared { .. }) | None => String::new(),
+            Some(Status::Cleared) | None => String::new(),
         };
         body.push_str(&format!(
             "<li><strong>{}</strong> <code>{}</code> {} {status}</li>\n",

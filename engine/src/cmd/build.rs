@@ -119,25 +119,14 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
         (!args.format.is_empty()).then(|| args.format.iter().map(|&f| f.into()).collect());
     let mut failed = 0;
     for template in &templates {
-        let overrides: Vec<(String, String)> = args
-            .params
-            .iter()
-            .filter(|(n, _)| template.front_matter().params.contains_key(n))
-            .cloned()
-            .collect();
-        let outcome = match template.params_from_overrides(&overrides) {
-            Ok(params) => {
-                build::build(
-                    &session,
-                    template,
-                    &params,
-                    formats.as_deref(),
-                    &project.out_dir,
-                )
-                .await
-            }
-            Err(e) => Err(e.into()),
-        };
+        let outcome = build::build_with_overrides(
+            &session,
+            template,
+            &args.params,
+            formats.as_deref(),
+            &project.out_dir,
+        )
+        .await;
         match outcome {
             Ok(built) => println!("{}", summary(&built)),
             Err(e) => {

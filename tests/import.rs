@@ -8,7 +8,7 @@
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Float64Type};
 use revintel::sources::report::FileLoad;
-use revintel::sources::{load_sources, Assembled, Entity, OnFailure, SourceSet};
+use revintel::sources::{load_sources, Assembled, Entity, OnFailure, SourceError, SourceSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,15 +33,22 @@ fn set(imports: &str) -> SourceSet {
     }
 }
 
-fn load(imports: &str) -> Assembled {
+/// One `[[import]]` entry with just its `kind` and `path`.
+fn import(kind: &str, path: &str) -> String {
+    format!("[[import]]\nkind = \"{kind}\"\npath = \"{path}\"\n")
+}
+
+fn try_load(imports: &str) -> Result<Assembled, SourceError> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(load_sources(&set(imports), None, false, OnFailure::Stop))
-        .expect("the sources load")
+}
+
+fn load(imports: &str) -> Assembled {
+    try_load(imports).expect("the sources load")
 }
 
 fn load_err(imports: &str) -> String {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(load_sources(&set(imports), None, false, OnFailure::Stop))
+    try_load(imports)
         .map(|_| ())
         .expect_err("the load fails")
         .to_string()
@@ -102,7 +109,7 @@ fn reconciles(f: &FileLoad, read: u64, loaded: u64, rejected: u64) {
 
 #[test]
 fn salesforce_export_with_bom_crlf_quotes_and_us_formats() {
-    let a = load("[[import]]\nkind = \"salesforce\"\npath = \"salesforce_export.csv\"\n");
+    let a = load(&import("salesforce", "salesforce_export.csv"));
     let f = file(&a, "salesforce_export", "deals");
     reconciles(f, 6, 3, 3);
     let d = table(&a, Entity::Deals);
@@ -152,7 +159,7 @@ fn salesforce_export_with_bom_crlf_quotes_and_us_formats() {
 
 #[test]
 fn latin1_export_is_detected_and_transcoded() {
-    let a = load("[[import]]\nkind = \"salesforce\"\npath = \"latin1.csv\"\n");
+    let a = load(&import("salesforce", "latin1.csv"));
     let f = file(&a, "latin1", "deals");
     reconciles(f, 2, 2, 0);
     assert!(
@@ -170,9 +177,7 @@ fn latin1_export_is_detected_and_transcoded() {
 
 #[test]
 fn declared_german_locale_reads_comma_decimals_and_dotted_dates() {
-    let a = load(
-        "[[import]]\nkind = \"csv\"\npath = \"locale_de.csv\"\nmapping = \"locale_de.toml\"\n",
-    );
+    let a = load(&(import("csv", "locale_de.csv") + "mapping = \"locale_de.toml\"\n"));
     let f = file(&a, "locale_de", "deals");
     reconciles(f, 5, 3, 2);
     let d = table(&a, Entity::Deals);
@@ -195,8 +200,7 @@ fn declared_german_locale_reads_comma_decimals_and_dotted_dates() {
 
 #[test]
 fn rule_violations_are_each_rejected_with_their_reason() {
-    let a =
-        load("[[import]]\nkind = \"csv\"\npath = \"rule_violations.csv\"\nentity = \"deals\"\n");
+    let a = load(&(import("csv", "rule_violations.csv") + "entity = \"deals\"\n"));
     let f = file(&a, "rule_violations", "deals");
     reconciles(f, 9, 2, 7);
     let r = rejects(f);
@@ -245,15 +249,15 @@ fn rule_violations_are_each_rejected_with_their_reason() {
 
 #[test]
 fn missing_required_column_empty_and_header_only_files() {
-    let err = load_err("[[import]]\nkind = \"salesforce\"\npath = \"missing_stage.csv\"\n");
+    let err = load_err(&import("salesforce", "missing_stage.csv"));
     assert!(
         err.contains("missing_stage.csv")
             && err.contains("required column `stage` (looked for Stage, StageName)"),
         "{err}"
     );
-    let err = load_err("[[import]]\nkind = \"salesforce\"\npath = \"empty.csv\"\n");
+    let err = load_err(&import("salesforce", "empty.csv"));
     assert!(err.contains("empty.csv") && err.contains("empty"), "{err}");
-    let a = load("[[import]]\nkind = \"salesforce\"\npath = \"header_only.csv\"\n");
+    let a = load(&import("salesforce", "header_only.csv"));
     reconciles(file(&a, "header_only", "deals"), 0, 0, 0);
     assert_eq!(table(&a, Entity::Deals).num_rows(), 0);
 }
@@ -261,8 +265,8 @@ fn missing_required_column_empty_and_header_only_files() {
 #[test]
 fn salesforce_history_becomes_intervals() {
     let a = load(
-        "[[import]]\nkind = \"salesforce\"\npath = \"salesforce_export.csv\"\n\
-         [[import]]\nkind = \"salesforce_history\"\npath = \"opportunity_history.csv\"\n",
+        &(import("salesforce", "salesforce_export.csv")
+            + &import("salesforce_history", "opportunity_history.csv")),
     );
     let f = file(&a, "opportunity_history", "stage_history");
     reconciles(f, 7, 6, 1);
@@ -327,9 +331,10 @@ fn salesforce_history_becomes_intervals() {
 
 #[test]
 fn hubspot_export_gives_deals_and_stage_history() {
-    let a = load(
-        "[[import]]\nkind = \"hubspot\"\npath = \"hubspot-crm-exports-all-deals-2025-06-30.csv\"\n",
-    );
+    let a = load(&import(
+        "hubspot",
+        "hubspot-crm-exports-all-deals-2025-06-30.csv",
+    ));
     let name = "hubspot-crm-exports-all-deals-2025-06-30";
     let f = file(&a, name, "deals");
     reconciles(f, 3, 2, 1);
@@ -460,10 +465,7 @@ fn a_100_mb_export_is_read_whole_and_reconciles() {
         .filter(|r| r % 1500 == 0 && (r - 1) % 1000 == 0)
         .count() as u64;
     let expected_rejected = bad_amount + dup - both - dup_of_rejected;
-    let a = load(&format!(
-        "[[import]]\nkind = \"salesforce\"\npath = \"{}\"\n",
-        path.display()
-    ));
+    let a = load(&import("salesforce", &path.display().to_string()));
     let f = file(&a, "big", "deals");
     reconciles(f, rows, rows - expected_rejected, expected_rejected);
     // Each row spans two lines (a quoted line break): row r starts on line 2r.

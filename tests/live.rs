@@ -11,9 +11,20 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant, SystemTime};
 
+/// A child process, killed and reaped when dropped, so a failing test
+/// leaks no process.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running `revintel watch`/`serve`, its stdout lines on a channel.
 struct Running {
-    child: Child,
+    child: Killed,
     lines: Receiver<String>,
     seen: Vec<String>,
 }
@@ -37,7 +48,7 @@ impl Running {
             }
         });
         Running {
-            child,
+            child: Killed(child),
             lines,
             seen: Vec::new(),
         }
@@ -74,14 +85,7 @@ impl Running {
     }
 
     fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.0.try_wait().unwrap().is_none()
     }
 }
 
@@ -105,8 +109,12 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
+/// An output file: its name, modification time and bytes.
+type Output = (String, SystemTime, Vec<u8>);
+type Outputs = Vec<Output>;
+
 /// Each output file with its modification time and bytes.
-fn outputs(dir: &Path) -> Vec<(String, SystemTime, Vec<u8>)> {
+fn outputs(dir: &Path) -> Outputs {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("out"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -123,10 +131,7 @@ fn outputs(dir: &Path) -> Vec<(String, SystemTime, Vec<u8>)> {
     files
 }
 
-fn changed(
-    before: &[(String, SystemTime, Vec<u8>)],
-    after: &[(String, SystemTime, Vec<u8>)],
-) -> Vec<String> {
+fn changed(before: &[Output], after: &[Output]) -> Vec<String> {
     assert_eq!(before.len(), after.len(), "same files");
     before
         .iter()
@@ -151,6 +156,29 @@ fn started(watch: &mut Running) {
     watch.wait_for("watching", |l| l.starts_with("watching"));
 }
 
+/// After an edit: `report` is rebuilt, the line names `reason`, nothing else
+/// is rebuilt, and of the outputs only `report`'s HTML and PDF changed since
+/// `before`. Returns the outputs now.
+fn rebuilt_alone(
+    watch: &mut Running,
+    dir: &Path,
+    before: &[Output],
+    report: &str,
+    reason: &str,
+) -> Outputs {
+    let rebuilt = format!("rebuilt {report}");
+    let line = watch.wait_for(&format!("{report} rebuilt"), |l| l.starts_with(&rebuilt));
+    assert!(line.contains(reason), "{line}");
+    let others = watch.drain(Duration::from_millis(800));
+    assert!(others.is_empty(), "nothing else rebuilt: {others:?}");
+    let after = outputs(dir);
+    assert_eq!(
+        changed(before, &after),
+        [format!("{report}.html"), format!("{report}.pdf")]
+    );
+    after
+}
+
 #[test]
 fn a_change_rebuilds_only_the_reports_that_read_it() {
     let dir = project();
@@ -161,12 +189,7 @@ fn a_change_rebuilds_only_the_reports_that_read_it() {
 
     // A rep's name: only b reads reps.
     edit(&dir.path().join("reps.csv"), "R1,", "R1,Renamed ");
-    let line = watch.wait_for("b rebuilt", |l| l.starts_with("rebuilt b"));
-    assert!(line.contains("reps changed"), "{line}");
-    let others = watch.drain(Duration::from_millis(800));
-    assert!(others.is_empty(), "nothing else rebuilt: {others:?}");
-    let after = outputs(dir.path());
-    assert_eq!(changed(&before, &after), ["b.html", "b.pdf"]);
+    let after = rebuilt_alone(&mut watch, dir.path(), &before, "b", "reps changed");
 
     // A template: only itself.
     edit(
@@ -174,11 +197,7 @@ fn a_change_rebuilds_only_the_reports_that_read_it() {
         "{{ table(steps) }}",
         "Steps:\n\n{{ table(steps) }}",
     );
-    let line = watch.wait_for("c rebuilt", |l| l.starts_with("rebuilt c"));
-    assert!(line.contains("template changed"), "{line}");
-    assert!(watch.drain(Duration::from_millis(800)).is_empty());
-    let again = outputs(dir.path());
-    assert_eq!(changed(&after, &again), ["c.html", "c.pdf"]);
+    let again = rebuilt_alone(&mut watch, dir.path(), &after, "c", "template changed");
 
     // Stage history: only c reads it.
     edit(
@@ -186,10 +205,7 @@ fn a_change_rebuilds_only_the_reports_that_read_it() {
         "D5,Prospecting,2025-06-02,,8000.00",
         "D5,Prospecting,2025-06-02,,9000.00",
     );
-    let line = watch.wait_for("c rebuilt", |l| l.starts_with("rebuilt c"));
-    assert!(line.contains("stage_history changed"), "{line}");
-    assert!(watch.drain(Duration::from_millis(800)).is_empty());
-    assert_eq!(changed(&again, &outputs(dir.path())), ["c.html", "c.pdf"]);
+    rebuilt_alone(&mut watch, dir.path(), &again, "c", "stage_history changed");
 
     // An editor's save: write a temporary file, then rename it over the data file.
     let temp = dir.path().join(".deals.csv.swp");
@@ -416,12 +432,15 @@ async fn a_served_page_updates_itself_in_a_real_browser() {
     let dir = project();
     let (mut server, port) = serve(dir.path());
     let driver_port = free_port();
-    let mut driver = Command::new(driver_path)
-        .arg(format!("--port={driver_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed when the test ends, however it ends.
+    let _driver = Killed(
+        Command::new(driver_path)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let webdriver = format!("http://127.0.0.1:{driver_port}");
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -487,8 +506,6 @@ async fn a_served_page_updates_itself_in_a_real_browser() {
         .unwrap();
     assert_eq!(mark, serde_json::Value::Bool(true), "by reloading itself");
     client.close().await.unwrap();
-    let _ = driver.kill();
-    let _ = driver.wait();
 }
 
 #[test]

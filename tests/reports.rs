@@ -98,6 +98,11 @@ fn cell_text(e: ElementRef) -> String {
     e.text().collect::<String>().trim().to_string()
 }
 
+/// The text of every paragraph, in document order.
+fn paragraphs(doc: &Html) -> Vec<String> {
+    doc.select(&sel("p")).map(cell_text).collect()
+}
+
 /// The table whose header cells include all of `headers`, as rows of cell texts.
 fn table_with(doc: &Html, headers: &[&str]) -> Vec<Vec<String>> {
     let th = sel("th");
@@ -396,12 +401,10 @@ fn crm_text_that_looks_like_markup_stays_text() {
         "two cells per row: {rows:?}"
     );
     assert_eq!(rows[4][1], name);
-    let paragraphs: Vec<String> = doc.select(&sel("p")).map(cell_text).collect();
+    let paras = paragraphs(&doc);
     assert!(
-        paragraphs
-            .iter()
-            .any(|p| p == &format!("Deal five is {name}.")),
-        "{paragraphs:?}"
+        paras.iter().any(|p| p == &format!("Deal five is {name}.")),
+        "{paras:?}"
     );
     let pdf = pdf_text(&dir.path().join("out/names.pdf"));
     assert!(pdf.contains("<script>alert(1)</script> a|b *c*"), "{pdf}");
@@ -423,10 +426,10 @@ fn parameters_are_bound_as_values_not_pasted_into_sql() {
         ],
     ));
     let doc = html(&dir.path().join("out/names.html"));
-    let paragraphs: Vec<String> = doc.select(&sel("p")).map(cell_text).collect();
+    let paras = paragraphs(&doc);
     assert!(
-        paragraphs.iter().any(|p| p == "Owned: 0; listed: 0."),
-        "{paragraphs:?}"
+        paras.iter().any(|p| p == "Owned: 0; listed: 0."),
+        "{paras:?}"
     );
     assert!(
         !dir.path().join("out/names.pdf").exists(),
@@ -443,9 +446,9 @@ fn parameters_are_bound_as_values_not_pasted_into_sql() {
     );
     assert!(owned > 0.0);
     let doc = html(&dir.path().join("out/names.html"));
-    let paragraphs: Vec<String> = doc.select(&sel("p")).map(cell_text).collect();
+    let paras = paragraphs(&doc);
     let want = format!("Owned: {owned}; listed: {owned}.");
-    assert!(paragraphs.contains(&want), "{want} in {paragraphs:?}");
+    assert!(paras.contains(&want), "{want} in {paras:?}");
 
     let o = revintel(dir.path(), &["build", "names", "--param", "nope=1"]);
     assert!(!o.status.success());
@@ -466,8 +469,7 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
         .position(|l| l.starts_with("{{ table(names) }") && !l.ends_with("}}"))
         .unwrap()
         + 1;
-    std::fs::write(dir.path().join("templates/names.md"), &broken).unwrap();
-    let err = build_fails(dir.path());
+    let err = build_fails(dir.path(), &broken);
     assert!(
         err.contains(&format!("templates/names.md:{line}:")),
         "located at line {line}: {err}"
@@ -488,8 +490,7 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
         .find("owner_idx")
         .unwrap()
         + 1;
-    std::fs::write(dir.path().join("templates/names.md"), &broken).unwrap();
-    let err = build_fails(dir.path());
+    let err = build_fails(dir.path(), &broken);
     assert!(
         err.contains(&format!("templates/names.md:{line}:{column}:")),
         "located at {line}:{column}: {err}"
@@ -501,8 +502,7 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
         "SELECT count(*) AS n FROM deals WHERE owner_id = $owner",
         "DELETE FROM deals WHERE owner_id = $owner",
     );
-    std::fs::write(dir.path().join("templates/names.md"), &broken).unwrap();
-    assert!(build_fails(dir.path()).contains("templates/names.md:"));
+    assert!(build_fails(dir.path(), &broken).contains("templates/names.md:"));
 
     assert_eq!(
         std::fs::read(dir.path().join("out/names.html")).unwrap(),
@@ -520,8 +520,10 @@ fn broken_template_and_broken_sql_fail_located_and_keep_the_last_good_output() {
     assert!(leftovers.is_empty(), "no temp files left: {leftovers:?}");
 }
 
-/// Runs `build names`, which must fail; its error output.
-fn build_fails(dir: &Path) -> String {
+/// Writes `names_md` as `templates/names.md` and runs `build names`, which
+/// must fail; its error output.
+fn build_fails(dir: &Path, names_md: &str) -> String {
+    std::fs::write(dir.join("templates/names.md"), names_md).unwrap();
     let o = revintel(dir, &["build", "names"]);
     assert!(!o.status.success());
     String::from_utf8_lossy(&o.stderr).into_owned()

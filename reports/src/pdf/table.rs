@@ -191,16 +191,13 @@ pub(crate) fn lead_height(flow: &Flow<'_>, t: &Table) -> f32 {
 }
 
 /// One row of wrapped cell lines, header or body, left to right.
-fn draw_cells<L>(page: &mut Page, cells: &[L], left: f32, top: f32, m: &Measured)
-where
-    L: AsRef<[Line]>,
-{
+fn draw_cells(page: &mut Page, cells: &[Vec<Line>], left: f32, top: f32, m: &Measured) {
     let mut x = left;
     for (c, lines) in cells.iter().enumerate() {
         let w = m.widths[c];
         draw_lines(
             page,
-            lines.as_ref(),
+            lines,
             x + PAD_X,
             top + PAD_Y,
             w - 2.0 * PAD_X,
@@ -250,6 +247,7 @@ pub(crate) fn lay_out(flow: &mut Flow<'_>, t: &Table) {
     }
     draw_header(flow, &m);
     let left = flow.geo.left();
+    let total: f32 = m.widths.iter().sum();
     for (i, (cells, h)) in m.rows.iter().enumerate() {
         if *h > flow.remaining() + 0.01 {
             close_segment(flow);
@@ -259,7 +257,6 @@ pub(crate) fn lay_out(flow: &mut Flow<'_>, t: &Table) {
         let top = flow.y;
         let page = flow.page();
         if i % 2 == 1 {
-            let total: f32 = m.widths.iter().sum();
             page.fill(left, top, total, *h, palette::ZEBRA);
         }
         draw_cells(page, cells, left, top, &m);

@@ -87,23 +87,25 @@ pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
     Ok(found)
 }
 
-/// Whether any fence of `template` reads a model-backed table or function.
-pub fn uses_models(template: &Template) -> bool {
+/// Each fence of `template` that parses, as its statements (one, for a
+/// valid fence); fences that do not parse fail later, where they are run.
+pub fn fence_statements(template: &Template) -> impl Iterator<Item = Vec<Statement>> + '_ {
     template
         .queries()
         .iter()
-        .any(|q| query::parse(&q.sql).is_ok_and(|s| query::uses_models(&s)))
+        .filter_map(|q| query::parse(&q.sql).ok())
+}
+
+/// Whether any fence of `template` reads a model-backed table or function.
+pub fn uses_models(template: &Template) -> bool {
+    fence_statements(template).any(|s| query::uses_models(&s))
 }
 
 /// Whether any fence of `template` reads the table `name`.
 pub fn reads_table(template: &Template, name: &str) -> bool {
-    template.queries().iter().any(|q| {
-        query::parse(&q.sql).is_ok_and(|statements| {
-            statements
-                .iter()
-                .any(|s| query::relations(s).iter().any(|r| r == name))
-        })
-    })
+    fence_statements(template)
+        .flatten()
+        .any(|s| query::relations(&s).iter().any(|r| r == name))
 }
 
 /// [`build`] with `--param NAME=VALUE` overrides resolved against the

@@ -576,10 +576,7 @@ pub fn template_inputs(
     tables: &BTreeMap<String, BTreeSet<Input>>,
 ) -> BTreeSet<Input> {
     let mut inputs = BTreeSet::new();
-    for q in template.queries() {
-        let Ok(statements) = crate::query::parse(&q.sql) else {
-            continue;
-        };
+    for statements in build::fence_statements(template) {
         if crate::query::uses_models(&statements) {
             inputs.insert(Input::Models);
         }

@@ -117,18 +117,26 @@ pub const MODEL_NAMES: [&str; 8] = [
     "backtest",
 ];
 
+/// The SQL statement inside a DataFusion statement (also under `EXPLAIN`);
+/// `None` for DataFusion's own statements (`CREATE EXTERNAL TABLE`, …).
+fn sql_statement(statement: &Statement) -> Option<&datafusion::sql::sqlparser::ast::Statement> {
+    match statement {
+        Statement::Statement(s) => Some(s.as_ref()),
+        Statement::Explain(e) => match e.statement.as_ref() {
+            Statement::Statement(s) => Some(s.as_ref()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The tables and views a statement reads, lower-cased, by their last name
 /// part (`public.deals` reads `deals`). CTE names count too; callers match
 /// against names they know.
 pub fn relations(statement: &Statement) -> Vec<String> {
     use datafusion::sql::sqlparser::ast::visit_relations;
-    let inner = match statement {
-        Statement::Statement(s) => s.as_ref(),
-        Statement::Explain(e) => match e.statement.as_ref() {
-            Statement::Statement(s) => s.as_ref(),
-            _ => return Vec::new(),
-        },
-        _ => return Vec::new(),
+    let Some(inner) = sql_statement(statement) else {
+        return Vec::new();
     };
     let mut found = Vec::new();
     let _ = visit_relations(inner, |r| {
@@ -145,28 +153,13 @@ pub fn relations(statement: &Statement) -> Vec<String> {
 
 /// Whether any statement reads a model-backed table or calls a model UDF.
 pub fn uses_models(statements: &[Statement]) -> bool {
-    use datafusion::sql::sqlparser::ast::{visit_expressions, visit_relations, Expr};
+    use datafusion::sql::sqlparser::ast::{visit_expressions, Expr};
     let named = |name: &str| MODEL_NAMES.contains(&name.to_ascii_lowercase().as_str());
     statements.iter().any(|statement| {
-        let s = match statement {
-            Statement::Statement(s) => s.as_ref(),
-            Statement::Explain(e) => match e.statement.as_ref() {
-                Statement::Statement(s) => s.as_ref(),
-                _ => return false,
-            },
-            _ => return false,
+        let Some(s) = sql_statement(statement) else {
+            return false;
         };
-        let table = visit_relations(s, |r| {
-            let last =
-                r.0.last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| i.value.clone());
-            if last.as_deref().is_some_and(named) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
+        let table = relations(statement).iter().any(|r| named(r));
         let function = visit_expressions(s, |e| match e {
             Expr::Function(f)
                 if f.name
@@ -179,7 +172,7 @@ pub fn uses_models(statements: &[Statement]) -> bool {
             }
             _ => ControlFlow::Continue(()),
         });
-        table.is_break() || function.is_break()
+        table || function.is_break()
     })
 }
 

@@ -45,7 +45,8 @@ pub struct HubspotHistory<'m> {
 /// `Date entered "Stage (Pipeline)"` → ("Stage", Some("Pipeline")).
 fn entered_label(header: &str) -> Option<(String, Option<String>)> {
     let h = header.trim();
-    let lower = h.to_lowercase();
+    // ASCII lower-casing keeps byte offsets, so `lower`'s slices index `h`.
+    let lower = h.to_ascii_lowercase();
     if let Some(rest) = lower.strip_prefix("hs_date_entered_") {
         return Some((h[h.len() - rest.len()..].to_string(), None));
     }
@@ -239,5 +240,14 @@ mod tests {
             None
         );
         assert_eq!(entered_label("Deal Stage"), None);
+        // Letters whose lower case is longer in UTF-8 keep the label whole.
+        assert_eq!(
+            entered_label("hs_date_entered_İzmir"),
+            Some(("İzmir".into(), None))
+        );
+        assert_eq!(
+            entered_label("Date entered \"İzmir (EMEA)\""),
+            Some(("İzmir".into(), Some("EMEA".into())))
+        );
     }
 }

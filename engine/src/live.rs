@@ -413,6 +413,9 @@ impl Live {
         if changed.is_empty() && !models_changed {
             return Ok(changed);
         }
+        if !changed.is_empty() {
+            crate::sources::rejects_file::publish(&self.project.out_dir, &session.load);
+        }
         let models = if models_changed {
             Some(crate::models::Models::load(&self.project.models_dir).map_err(|e| e.to_string())?)
         } else {
@@ -479,14 +482,9 @@ fn cleared() -> Rebuild {
 async fn open_session(project: &Project) -> Result<Session, LiveError> {
     crate::demo::ensure_demo_data(project)?;
     let mut session = Session::open(project).await?;
-    if project
-        .models_dir
-        .join(udfs::model::WIN_PROB_MODEL)
-        .exists()
-    {
-        let models = crate::models::Models::load(&project.models_dir)
-            .map_err(crate::models::ModelsError::from)?;
-        crate::models::attach(&mut session, project, models).await?;
+    crate::sources::rejects_file::publish(&project.out_dir, &session.load);
+    if crate::models::present(project) {
+        crate::models::ensure(&mut session, project, &|_| {}).await?;
     }
     Ok(session)
 }

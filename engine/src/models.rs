@@ -53,6 +53,15 @@ pub async fn train(
     .await
 }
 
+/// Whether the project has trained models (at least the win-probability
+/// model's file).
+pub fn present(project: &Project) -> bool {
+    project
+        .models_dir
+        .join(udfs::model::WIN_PROB_MODEL)
+        .exists()
+}
+
 /// Makes sure the session has models attached: loads them, or — when there
 /// are none yet — trains them first, saying so. A corrupt or mismatched
 /// model is an error naming the file, never silently replaced.

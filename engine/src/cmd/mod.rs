@@ -103,13 +103,9 @@ pub enum ModelUse {
 pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result<Session> {
     revintel::demo::ensure_demo_data(project)?;
     let mut session = Session::open(project).await?;
-    let have_models = project
-        .models_dir
-        .join(udfs::model::WIN_PROB_MODEL)
-        .exists();
     let attach = match models {
         ModelUse::Skip => false,
-        ModelUse::IfPresent => have_models,
+        ModelUse::IfPresent => revintel::models::present(project),
         ModelUse::Required => true,
     };
     if attach {
@@ -126,10 +122,7 @@ pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result
         }
     }
     // Rejected rows are also kept in out/rejects.csv (removed when none).
-    let rejects = revintel::sources::rejects_file::default_path(&project.out_dir);
-    if let Err(e) = revintel::sources::rejects_file::write(&rejects, &session.load) {
-        eprintln!("warning: cannot write {}: {e}", rejects.display());
-    }
+    revintel::sources::rejects_file::publish(&project.out_dir, &session.load);
     for file in &session.load.files {
         if let Some(first) = file.rejected.first() {
             eprintln!(

@@ -184,7 +184,7 @@ pub async fn load_sources(
     for entity in [Entity::Reps, Entity::Accounts, Entity::Products] {
         if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(entity) {
             let names = if entity == Entity::Accounts {
-                account_names.clone()
+                std::mem::take(&mut account_names)
             } else {
                 Default::default()
             };

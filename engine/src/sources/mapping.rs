@@ -39,12 +39,11 @@ impl Outcome {
 
     /// Reads `open`, `won` or `lost` (any case).
     pub fn parse(s: &str) -> Option<Outcome> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "open" => Some(Outcome::Open),
-            "won" => Some(Outcome::Won),
-            "lost" => Some(Outcome::Lost),
-            _ => None,
-        }
+        // Read for every deal row: compared in place, nothing allocated.
+        let s = s.trim();
+        [Outcome::Open, Outcome::Won, Outcome::Lost]
+            .into_iter()
+            .find(|o| s.eq_ignore_ascii_case(o.as_str()))
     }
 }
 
@@ -107,7 +106,8 @@ pub struct StageMap {
     entries: HashMap<String, CanonicalStage>,
 }
 
-fn stage_key(s: &str) -> String {
+/// A name as matched: runs of whitespace as one space, lower case.
+pub(super) fn stage_key(s: &str) -> String {
     s.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")

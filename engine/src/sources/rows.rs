@@ -37,11 +37,7 @@ pub struct ReadContext<'c> {
 }
 
 fn normalize_header(h: &str) -> String {
-    h.trim_start_matches('\u{feff}')
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    super::mapping::stage_key(h.trim_start_matches('\u{feff}'))
 }
 
 /// The most columns an entity has (deals).
@@ -184,10 +180,10 @@ impl<'m> TableReader<'m> {
             let src = match &rule.source {
                 FieldSource::Value(v) => Src::Value(v.clone()),
                 FieldSource::Derived(d) => Src::Derived(*d),
-                _ => match wanted
-                    .iter()
-                    .find_map(|w| normalized.iter().position(|h| *h == normalize_header(w)))
-                {
+                _ => match wanted.iter().find_map(|w| {
+                    let w = normalize_header(w);
+                    normalized.iter().position(|h| *h == w)
+                }) {
                     Some(i) => {
                         used[i] = true;
                         Src::Column(

@@ -330,6 +330,20 @@ fn salesforce_history_becomes_intervals() {
 }
 
 #[test]
+fn hubspot_stage_dates_beside_a_history_import_are_noted() {
+    let a = load(
+        &(import("hubspot", "hubspot-crm-exports-all-deals-2025-06-30.csv")
+            + &import("salesforce_history", "opportunity_history.csv")),
+    );
+    let f = file(&a, "hubspot-crm-exports-all-deals-2025-06-30", "deals");
+    assert!(
+        f.notes.iter().any(|n| n.contains("not used")),
+        "{:?}",
+        f.notes
+    );
+}
+
+#[test]
 fn hubspot_export_gives_deals_and_stage_history() {
     let a = load(&import(
         "hubspot",

@@ -165,6 +165,23 @@ pub async fn load_sources(
         tables.insert(entity, batch);
         report.files.extend(loads);
     }
+    // HubSpot stage dates give way to a configured stage-history import:
+    // said on each HubSpot file rather than dropped unseen.
+    if let Some((rows, hubspot)) = hubspot_history.take() {
+        let note = format!(
+            "{} stage change(s) from its stage-date columns not used: stage history comes from a stage_history import",
+            rows.len()
+        );
+        for h in hubspot {
+            let deals_load = report
+                .files
+                .iter_mut()
+                .find(|f| f.file == h.file && f.table == Entity::Deals.table());
+            if let Some(load) = deals_load {
+                load.notes.push(note.clone());
+            }
+        }
+    }
 
     let Some(deals) = tables.get(&Entity::Deals).cloned() else {
         let e = SourceError::NoDeals {

@@ -337,7 +337,9 @@ fn hubspot_stage_dates_beside_a_history_import_are_noted() {
     );
     let f = file(&a, "hubspot-crm-exports-all-deals-2025-06-30", "deals");
     assert!(
-        f.notes.iter().any(|n| n.contains("not used")),
+        f.notes
+            .iter()
+            .any(|n| n.contains("not used: stage history comes from a stage_history import")),
         "{:?}",
         f.notes
     );

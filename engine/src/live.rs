@@ -116,6 +116,48 @@ pub struct Live {
     /// Why the inputs could not be read at the last try, if they could not;
     /// reports keep their last good outputs meanwhile.
     inputs_error: Option<String>,
+    places: Places,
+}
+
+/// The project's places, canonical, that changed paths are matched against:
+/// worked out when the project or its loaded files change, not per event.
+struct Places {
+    config: Option<PathBuf>,
+    templates: PathBuf,
+    models: PathBuf,
+    /// The data folder, when the project reads one.
+    data: Option<PathBuf>,
+    /// Configured import and mapping files.
+    configured: Vec<PathBuf>,
+    /// The files the last load read.
+    loaded: Vec<PathBuf>,
+}
+
+impl Places {
+    fn of(project: &Project, session: &Session) -> Places {
+        Places {
+            config: project.config.as_deref().map(canonical),
+            templates: canonical(&project.templates_dir),
+            models: canonical(&project.models_dir),
+            data: project.sources.folder.as_deref().map(canonical),
+            configured: project
+                .sources
+                .files()
+                .iter()
+                .map(|f| canonical(f))
+                .collect(),
+            loaded: Places::loaded(session),
+        }
+    }
+
+    fn loaded(session: &Session) -> Vec<PathBuf> {
+        session
+            .load
+            .files
+            .iter()
+            .map(|f| canonical(&f.file))
+            .collect()
+    }
 }
 
 /// Why live rebuilding could not start.
@@ -145,6 +187,7 @@ impl Live {
         crate::scoring::write_caches_in_background(true);
         let session = open_session(&project).await?;
         let tables = table_inputs(&session).await?;
+        let places = Places::of(&project, &session);
         let mut live = Live {
             project,
             formats,
@@ -154,6 +197,7 @@ impl Live {
             tables,
             entries: BTreeMap::new(),
             inputs_error: None,
+            places,
         };
         let paths = live.template_paths()?;
         let mut rebuilt = Vec::new();
@@ -193,9 +237,9 @@ impl Live {
     pub fn watched(&self) -> Vec<PathBuf> {
         let mut paths = vec![
             self.project.templates_dir.clone(),
-            self.project.data_dir.clone(),
             self.project.models_dir.clone(),
         ];
+        paths.extend(self.project.sources.folder.clone());
         let configured = self.project.sources.files();
         let loaded = self.session.load.files.iter().map(|f| f.file.clone());
         for file in configured.into_iter().chain(loaded) {
@@ -227,32 +271,27 @@ impl Live {
         {
             return None;
         }
-        let parent = path.parent()?;
-        let same = |a: &Path, b: &Path| a == b || canonical(a) == canonical(b);
-        if self
-            .project
-            .config
-            .as_deref()
-            .is_some_and(|c| same(c, path))
-        {
+        // The folder is canonical even when the file is gone (deleted, or
+        // renamed away by an editor's save).
+        let parent = canonical(path.parent()?);
+        let file = parent.join(name);
+        let places = &self.places;
+        if places.config.as_ref() == Some(&file) {
             return Some(Change::Config);
         }
         // A mapping file changes how every source is read.
-        let configured = self.project.sources.files();
-        if name.ends_with(".toml") && configured.iter().any(|f| same(f, path)) {
+        if name.ends_with(".toml") && places.configured.contains(&file) {
             return Some(Change::Config);
         }
-        if same(parent, &self.project.templates_dir) && name.ends_with(".md") && name != "README.md"
-        {
+        if parent == places.templates && name.ends_with(".md") && name != "README.md" {
             return Some(Change::Template(path.to_path_buf()));
         }
-        if same(parent, &self.project.models_dir) {
+        if parent == places.models {
             return (name.ends_with(".txt") || name.ends_with(".json") || name.ends_with(".arrow"))
                 .then_some(Change::Models);
         }
-        let is_source = configured.iter().any(|f| same(f, path))
-            || self.session.load.files.iter().any(|f| same(&f.file, path));
-        let in_data = same(parent, &self.project.data_dir)
+        let is_source = places.configured.contains(&file) || places.loaded.contains(&file);
+        let in_data = places.data.as_ref() == Some(&parent)
             && (name.ends_with(".csv") || name.ends_with(".parquet"));
         (is_source || in_data).then_some(Change::Data)
     }
@@ -428,6 +467,7 @@ impl Live {
                 .map_err(|e| e.to_string())?;
         }
         self.session = session;
+        self.places.loaded = Places::loaded(&self.session);
         if models_changed {
             // Models may have just appeared, and with them the scored tables.
             self.tables = table_inputs(&self.session)
@@ -449,6 +489,7 @@ impl Live {
             .map_err(|e| e.to_string())?;
         let session = open_session(&project).await.map_err(|e| e.to_string())?;
         self.tables = table_inputs(&session).await.map_err(|e| e.to_string())?;
+        self.places = Places::of(&project, &session);
         self.project = project;
         self.session = session;
         for path in self.entries.keys().cloned().collect::<Vec<_>>() {

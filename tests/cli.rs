@@ -208,6 +208,124 @@ fn sql_errors_point_into_the_statement() {
     );
 }
 
+/// Statements nested too deeply for the engine get a located error; the
+/// process exits normally (a stack overflow would abort it with a signal).
+#[test]
+fn no_statement_can_crash_the_process() {
+    let dir = tiny_project();
+    let n = |k: usize| -> Vec<usize> { (0..k).collect() };
+    let deep: Vec<(&str, String)> = vec![
+        (
+            "a 5,000-term sum",
+            format!("SELECT {}", vec!["1"; 5000].join("+")),
+        ),
+        (
+            "deep parentheses",
+            format!("SELECT {}1{}", "(".repeat(3000), ")".repeat(3000)),
+        ),
+        (
+            "a long OR chain",
+            format!(
+                "SELECT count(*) FROM deals WHERE {}",
+                n(5000)
+                    .iter()
+                    .map(|i| format!("amount = {i}"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
+        ),
+        (
+            "a long AND chain",
+            format!(
+                "SELECT count(*) FROM deals WHERE {}",
+                vec!["amount > 0"; 5000].join(" AND ")
+            ),
+        ),
+        (
+            "nested subqueries",
+            format!("SELECT {}1{}", "(SELECT ".repeat(200), ")".repeat(200)),
+        ),
+        (
+            "nested CASE",
+            format!(
+                "SELECT {}1{}",
+                "CASE WHEN 1=1 THEN ".repeat(500),
+                " END".repeat(500)
+            ),
+        ),
+        ("a NOT chain", format!("SELECT {}true", "NOT ".repeat(5000))),
+        (
+            "a UNION chain",
+            vec!["SELECT 1 AS x"; 3000].join(" UNION ALL "),
+        ),
+        (
+            "200 joins",
+            format!(
+                "SELECT count(*) FROM deals d {}",
+                n(200)
+                    .iter()
+                    .map(|i| format!("JOIN reps r{i} ON r{i}.rep_id = d.owner_id "))
+                    .collect::<String>()
+            ),
+        ),
+    ];
+    for (what, sql) in &deep {
+        std::fs::write(dir.path().join("deep.sql"), sql).unwrap();
+        let o = revintel(dir.path(), &["sql", "-f", "deep.sql"]);
+        let err = stderr(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{what}: exits with an error, not a signal: {err}"
+        );
+        assert!(
+            err.contains("error:") && err.contains("deep.sql:1:"),
+            "{what}: located: {err}"
+        );
+        assert!(!err.contains("overflow"), "{what}: {err}");
+    }
+    // Just inside the bounds, each shape runs.
+    let fine: Vec<(&str, String)> = vec![
+        (
+            "a 400-term sum",
+            format!("SELECT {} AS s", vec!["1"; 400].join("+")),
+        ),
+        (
+            "a 240-term OR chain",
+            format!(
+                "SELECT count(*) AS s FROM deals WHERE {}",
+                n(240)
+                    .iter()
+                    .map(|i| format!("amount = {i}"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            ),
+        ),
+        (
+            "10 nested subqueries",
+            format!("SELECT {}1{} AS s", "(SELECT ".repeat(10), ")".repeat(10)),
+        ),
+        (
+            "60 nested CASE",
+            format!(
+                "SELECT {}1{} AS s",
+                "CASE WHEN 1=1 THEN ".repeat(60),
+                " END".repeat(60)
+            ),
+        ),
+        (
+            "a 490-deep NOT chain",
+            format!("SELECT {}true AS s", "NOT ".repeat(490)),
+        ),
+    ];
+    for (what, sql) in &fine {
+        std::fs::write(dir.path().join("fine.sql"), sql).unwrap();
+        let o = revintel(dir.path(), &["sql", "-f", "fine.sql", "--format", "csv"]);
+        assert!(o.status.success(), "{what}: {}", stderr(&o));
+        assert!(stdout(&o).starts_with("s\n"), "{what}: {}", stdout(&o));
+    }
+}
+
 #[test]
 fn missing_file_is_named() {
     let dir = tiny_project();

@@ -117,6 +117,7 @@ impl Session {
         load: LoadReport,
         as_of: NaiveDate,
     ) -> Result<Session, SessionError> {
+        crate::query::guard_stack();
         // DATAFUSION_* variables tune the engine (e.g.
         // DATAFUSION_EXECUTION_TARGET_PARTITIONS); ours are set on top.
         let config = SessionConfig::from_env()

@@ -326,6 +326,144 @@ fn no_statement_can_crash_the_process() {
     }
 }
 
+/// CSV and JSON are written as the query produces them: an endless query's
+/// first rows arrive, and a reader that stops early ends the process
+/// cleanly. (Collected whole first, nothing would ever be printed.)
+#[test]
+fn large_results_stream() {
+    use std::io::{BufRead, BufReader};
+    let dir = tiny_project();
+    for format in ["csv", "json"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_revintel"))
+            .args([
+                "sql",
+                "--format",
+                format,
+                "-c",
+                "SELECT value AS n FROM range(1000000000000)",
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let lines: Vec<String> = BufReader::new(stdout)
+                .lines()
+                .take(10_001)
+                .map(Result::unwrap)
+                .collect();
+            let _ = tx.send(lines);
+            // The pipe closes here, mid-stream.
+        });
+        // A deadline for the failure only: any machine prints these rows in seconds.
+        let lines = rx
+            .recv_timeout(std::time::Duration::from_secs(300))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("{format}: no rows arrived while the query ran")
+            });
+        let status = child.wait().unwrap();
+        assert!(
+            status.success(),
+            "{format}: a closed pipe ends the process cleanly: {status:?}"
+        );
+        match format {
+            "csv" => {
+                assert_eq!(lines[0], "n");
+                assert_eq!(lines[10_000], "9999");
+            }
+            _ => {
+                assert_eq!(lines[0], "[");
+                assert_eq!(lines[1], "{\"n\":0},");
+                assert_eq!(lines[10_000], "{\"n\":9999},");
+            }
+        }
+    }
+}
+
+#[test]
+fn tables_show_their_first_rows_and_count_the_rest() {
+    let dir = tiny_project();
+    let o = revintel(dir.path(), &["sql", "-c", "SELECT value FROM range(3000)"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("| 999 ") && !out.contains("| 1000 "), "{out}");
+    assert!(out.contains("3000 rows; the first 1000 shown"), "{out}");
+    let o = revintel(
+        dir.path(),
+        &["sql", "--max-rows", "5", "-c", "SELECT value FROM range(7)"],
+    );
+    assert!(
+        stdout(&o).contains("7 rows; the first 5 shown"),
+        "{}",
+        stdout(&o)
+    );
+    let o = revintel(dir.path(), &["sql", "--max-rows", "0", "-c", "SELECT 1"]);
+    assert!(!o.status.success());
+}
+
+/// A query that needs more memory than the limit fails with an error that
+/// names the limit and where it was set; queries that can spill finish.
+#[test]
+fn memory_limit_is_named_when_a_query_needs_more() {
+    let dir = tiny_project();
+    let hungry = "SELECT count(*) FROM range(4000000) a JOIN range(4000000) b ON a.value = b.value";
+    let o = Command::new(env!("CARGO_BIN_EXE_revintel"))
+        .args(["sql", "-c", hungry])
+        .current_dir(dir.path())
+        .env("REVINTEL_MEMORY_LIMIT", "32MiB")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("more memory than the limit of 32.0 MiB (set by $REVINTEL_MEMORY_LIMIT)"),
+        "{err}"
+    );
+    // A sort larger than the limit spills to disk and finishes.
+    let o = Command::new(env!("CARGO_BIN_EXE_revintel"))
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM (SELECT value FROM range(6000000) ORDER BY random())",
+        ])
+        .current_dir(dir.path())
+        .env("REVINTEL_MEMORY_LIMIT", "32MiB")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "n\n6000000\n");
+
+    // The config sets it too, and a bad value is named.
+    let config = dir.path().join("revintel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[engine]\nmemory_limit = \"32MiB\"\n"),
+    )
+    .unwrap();
+    let o = revintel(dir.path(), &["sql", "-c", hungry]);
+    assert!(
+        stderr(&o).contains("32.0 MiB (set by")
+            && stderr(&o).contains("revintel.toml: [engine] memory_limit"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &config,
+        format!("{text}\n[engine]\nmemory_limit = \"lots\"\n"),
+    )
+    .unwrap();
+    let o = revintel(dir.path(), &["sql", "-c", "SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("memory limit `lots`"), "{}", stderr(&o));
+}
+
 #[test]
 fn missing_file_is_named() {
     let dir = tiny_project();

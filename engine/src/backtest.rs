@@ -130,6 +130,7 @@ pub async fn run(
             tables_as_of(full, cutoff).await?,
             LoadReport::default(),
             cutoff,
+            &full.engine,
         )
         .await?;
         let scratch = tempfile::tempdir()?;

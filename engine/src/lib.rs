@@ -22,5 +22,6 @@ pub mod scoring;
 pub mod seed;
 pub mod serve;
 pub mod session;
+pub mod settings;
 pub mod sources;
 pub mod watcher;

@@ -23,6 +23,9 @@ pub struct ConfigFile {
     pub sources: SourcesConfig,
     #[serde(default)]
     pub paths: PathsConfig,
+    /// The query engine's memory limit and spill folder.
+    #[serde(default)]
+    pub engine: crate::settings::EngineConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +60,8 @@ pub enum ProjectError {
     Parse { path: PathBuf, message: String },
     #[error("{}: `as_of = \"{value}\"` is not a date; expected YYYY-MM-DD", path.display())]
     AsOf { path: PathBuf, value: String },
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
 }
 
 /// A resolved project: absolute folders and settings.
@@ -77,6 +82,8 @@ pub struct Project {
     pub is_demo: bool,
     /// Where the data comes from: the folder and the imports.
     pub sources: crate::sources::SourceSet,
+    /// The query engine's memory limit and spill folder.
+    pub engine: crate::settings::EngineSettings,
 }
 
 impl Project {
@@ -92,7 +99,14 @@ impl Project {
         };
         match config {
             Some(path) => Self::from_config(&path),
-            None => Ok(Self::demo(cwd)),
+            None => {
+                let mut project = Self::demo(cwd);
+                project.engine = crate::settings::EngineSettings::resolve(
+                    &crate::settings::EngineConfig::default(),
+                    CONFIG_FILE,
+                )?;
+                Ok(project)
+            }
         }
     }
 
@@ -114,6 +128,7 @@ impl Project {
                 folder: Some(root.join("seeds")),
                 imports: Vec::new(),
             },
+            engine: crate::settings::EngineSettings::default(),
         }
     }
 
@@ -143,6 +158,8 @@ impl Project {
             (None, false) => None,
         };
         let data_dir = folder.clone().unwrap_or_else(|| root.join("seeds"));
+        let engine =
+            crate::settings::EngineSettings::resolve(&file.engine, &path.display().to_string())?;
         let sources = crate::sources::SourceSet {
             root: root.clone(),
             config: path.to_path_buf(),
@@ -159,6 +176,7 @@ impl Project {
             strict: file.strict.unwrap_or(false),
             is_demo,
             sources,
+            engine,
             root,
         })
     }

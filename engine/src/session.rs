@@ -6,6 +6,7 @@
 //! offending part of a statement.
 
 use crate::project::Project;
+use crate::settings::EngineSettings;
 use crate::sources::{self, Entity, LoadReport, LoadedTable, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{ArrayRef, Date32Array, StringArray, UInt64Array};
@@ -13,7 +14,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use std::path::PathBuf;
 use std::sync::Arc;
 use udfs::features::{deal_features_sql, ActivitySource};
@@ -30,6 +31,8 @@ pub enum SessionError {
     },
     #[error("{}: no pipeline data here (missing {file}); run `revintel seed` for demo data or set [sources] in revintel.toml", dir.display())]
     NoData { dir: PathBuf, file: &'static str },
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
 }
 
 /// A ready SQL session and what went into it.
@@ -43,6 +46,10 @@ pub struct Session {
     pub scores: Option<RecordBatch>,
     /// The forecast's book of simulations, once models are attached.
     pub forecast: Option<Arc<udfs::forecast_quantile::ForecastBook>>,
+    /// The engine's memory limit and spill folder.
+    pub engine: EngineSettings,
+    /// Things worth telling the user that did not stop the session.
+    pub warnings: Vec<String>,
 }
 
 /// The names of the derived views, in registration order.
@@ -108,7 +115,7 @@ impl Session {
             .or_else(|| crate::demo::manifest_as_of(&project.data_dir))
             .or_else(|| latest_history_date(&tables))
             .unwrap_or_else(|| chrono::Local::now().date_naive());
-        Session::from_tables(tables, load, as_of).await
+        Session::from_tables(tables, load, as_of, &project.engine).await
     }
 
     /// Builds a session over already loaded tables.
@@ -116,15 +123,18 @@ impl Session {
         tables: Vec<LoadedTable>,
         load: LoadReport,
         as_of: NaiveDate,
+        engine: &EngineSettings,
     ) -> Result<Session, SessionError> {
         crate::query::guard_stack();
         // DATAFUSION_* variables tune the engine (e.g.
         // DATAFUSION_EXECUTION_TARGET_PARTITIONS); ours are set on top.
-        let config = SessionConfig::from_env()
-            .unwrap_or_default()
+        let (config, warnings) = crate::settings::session_config()?;
+        let config = config
             .with_information_schema(true)
-            .set_bool("datafusion.sql_parser.collect_spans", true);
-        let ctx = SessionContext::new_with_config(config);
+            .set_bool("datafusion.sql_parser.collect_spans", true)
+            // For errors that name the memory limit (see `query`).
+            .with_extension(Arc::new(engine.clone()));
+        let ctx = SessionContext::new_with_config_rt(config, engine.runtime()?);
         for table in tables {
             register_batch(&ctx, table.entity.table(), table.batch)?;
         }
@@ -156,6 +166,8 @@ impl Session {
             models: None,
             scores: None,
             forecast: None,
+            engine: engine.clone(),
+            warnings,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! statements that may span lines and end with `;`, and backslash commands.
 //! A bad statement prints its located error and the shell carries on.
 
-use revintel::output::{self, Format};
+use revintel::output::{self, Format, OutputOptions};
 use revintel::query;
 use revintel::session::Session;
 use rustyline::error::ReadlineError;
@@ -27,7 +27,7 @@ fn history_path() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".revintel_history")))
 }
 
-pub async fn run(session: &Session, mut format: Format) -> anyhow::Result<ExitCode> {
+pub async fn run(session: &Session, mut options: OutputOptions) -> anyhow::Result<ExitCode> {
     let mut editor = rustyline::DefaultEditor::new()?;
     let history = history_path();
     if let Some(path) = &history {
@@ -57,7 +57,7 @@ pub async fn run(session: &Session, mut format: Format) -> anyhow::Result<ExitCo
         let trimmed = line.trim();
         if buffer.is_empty() && trimmed.starts_with('\\') {
             let _ = editor.add_history_entry(trimmed);
-            match command(session, trimmed, &mut format).await {
+            match command(session, trimmed, &mut options).await {
                 Flow::Quit => break,
                 Flow::Continue => continue,
             }
@@ -76,7 +76,7 @@ pub async fn run(session: &Session, mut format: Format) -> anyhow::Result<ExitCo
             continue;
         }
         let _ = editor.add_history_entry(buffer.as_str());
-        execute(session, &buffer, format).await;
+        execute(session, &buffer, &options).await;
         buffer.clear();
     }
     if let Some(path) = &history {
@@ -92,23 +92,37 @@ enum Flow {
     Quit,
 }
 
-async fn execute(session: &Session, sql: &str, format: Format) {
-    match query::run(&session.ctx, sql).await {
-        Ok(results) => {
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            for result in &results {
-                if let Err(e) = output::write_result(&mut out, result, format) {
-                    eprintln!("error: {e}");
-                }
-            }
-            let _ = out.flush();
+async fn execute(session: &Session, sql: &str, options: &OutputOptions) {
+    let statements = match query::prepare(sql) {
+        Ok(statements) => statements,
+        Err(e) => {
+            eprintln!("{}", e.render(sql, "<input>"));
+            return;
         }
-        Err(e) => eprintln!("{}", e.render(sql, "<input>")),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for statement in statements {
+        let written = match query::execute(&session.ctx, statement, None).await {
+            Ok(stream) => output::write_stream(&mut out, stream, options).await,
+            Err(e) => Err(e.into()),
+        };
+        let _ = out.flush();
+        match written {
+            Ok(_) => {}
+            Err(output::OutputError::Query(e)) => {
+                eprintln!("{}", e.render(sql, "<input>"));
+                return;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return;
+            }
+        }
     }
 }
 
-async fn command(session: &Session, line: &str, format: &mut Format) -> Flow {
+async fn command(session: &Session, line: &str, options: &mut OutputOptions) -> Flow {
     let mut words = line.split_whitespace();
     let name = words.next().unwrap_or("");
     let arg = words.next();
@@ -116,7 +130,7 @@ async fn command(session: &Session, line: &str, format: &mut Format) -> Flow {
         ("\\q", _) => return Flow::Quit,
         ("\\?" | "\\h" | "\\help", _) => eprintln!("{HELP}"),
         ("\\c", _) => {}
-        ("\\d", None) => execute(session, LIST_COLUMNS, Format::Table).await,
+        ("\\d", None) => execute(session, LIST_COLUMNS, &OutputOptions::new(Format::Table)).await,
         ("\\d", Some(table)) => {
             // Bound as a literal after escaping quotes: the name is data, not SQL.
             let sql = format!(
@@ -124,10 +138,10 @@ async fn command(session: &Session, line: &str, format: &mut Format) -> Flow {
                  WHERE table_schema = 'public' AND table_name = '{}' ORDER BY ordinal_position;",
                 table.replace('\'', "''")
             );
-            execute(session, &sql, Format::Table).await;
+            execute(session, &sql, &OutputOptions::new(Format::Table)).await;
         }
         ("\\format", Some(f)) => match <Format as clap::ValueEnum>::from_str(f, true) {
-            Ok(f) => *format = f,
+            Ok(f) => options.format = f,
             Err(_) => eprintln!("error: unknown format `{f}`; use table, csv or json"),
         },
         _ => eprintln!("error: unknown command `{line}`; \\? lists the commands"),

@@ -22,9 +22,17 @@ pub struct SqlArgs {
     /// Run the SQL in this file and exit.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Option<PathBuf>,
-    /// How to print results.
+    /// How to print results. CSV and JSON stream, whatever the row count.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Most rows a table shows (the rest are counted).
+    #[arg(long, value_name = "N", default_value_t = output::DEFAULT_TABLE_ROWS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_rows: u64,
+    /// In CSV, prefix text cells that begin with = + - @ (or a tab or CR)
+    /// with ', so a spreadsheet shows them as text instead of running them.
+    #[arg(long)]
+    escape_formulas: bool,
 }
 
 pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
@@ -37,7 +45,7 @@ pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
         ),
         (None, None) => {
             let session = open_session(project, super::ModelUse::IfPresent).await?;
-            return super::repl::run(&session, args.format).await;
+            return super::repl::run(&session, options(&args)).await;
         }
     };
     // Parse and check before loading any data, so a bad statement fails fast.
@@ -57,19 +65,40 @@ pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .await?;
-    match query::run(&session.ctx, &sql).await {
-        Ok(results) => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            for result in &results {
-                output::write_result(&mut out, result, args.format)?;
-            }
-            out.flush()?;
-            Ok(ExitCode::SUCCESS)
-        }
+    let statements = match query::prepare(&sql) {
+        Ok(statements) => statements,
         Err(e) => {
             eprintln!("{}", e.render(&sql, &origin));
-            Ok(ExitCode::FAILURE)
+            return Ok(ExitCode::FAILURE);
         }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let options = options(&args);
+    for statement in statements {
+        let written = match query::execute(&session.ctx, statement, None).await {
+            Ok(stream) => output::write_stream(&mut out, stream, &options).await,
+            Err(e) => Err(e.into()),
+        };
+        match written.and_then(|_| out.flush().map_err(Into::into)) {
+            Ok(()) => {}
+            // The reader has what it wanted (`| head`).
+            Err(e) if e.is_broken_pipe() => return Ok(ExitCode::SUCCESS),
+            Err(output::OutputError::Query(e)) => {
+                let _ = out.flush();
+                eprintln!("{}", e.render(&sql, &origin));
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(args: &SqlArgs) -> output::OutputOptions {
+    output::OutputOptions {
+        format: args.format,
+        max_table_rows: args.max_rows as usize,
+        escape_formulas: args.escape_formulas,
     }
 }

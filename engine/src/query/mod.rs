@@ -12,6 +12,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -54,6 +55,10 @@ pub enum QueryError {
     },
     #[error("{source}")]
     Execution { source: DataFusionError },
+    #[error("the query needs more memory than the limit of {limit}; raise it with `[engine] memory_limit` in revintel.toml or ${}, or make the query hold less at once (aggregate, filter or LIMIT it) — {detail}", crate::settings::MEMORY_LIMIT_ENV)]
+    Memory { limit: String, detail: String },
+    #[error("the result is larger than the memory limit of {limit}; aggregate, filter or LIMIT it (or raise `[engine] memory_limit` in revintel.toml or ${})", crate::settings::MEMORY_LIMIT_ENV)]
+    TooLarge { limit: String },
     #[error("no SQL statement given")]
     Empty,
 }
@@ -219,13 +224,20 @@ pub fn uses_models(statements: &[Statement]) -> bool {
     })
 }
 
-/// Runs every statement of `sql` in order, refusing any that would write;
-/// nothing runs if any statement fails to parse or is refused.
-pub async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<QueryResult>, QueryError> {
+/// Parses `sql` and refuses it whole if any statement would write.
+pub fn prepare(sql: &str) -> Result<Vec<Statement>, QueryError> {
     let statements = parse(sql)?;
     for statement in &statements {
         check_readonly(statement)?;
     }
+    Ok(statements)
+}
+
+/// Runs every statement of `sql` in order, refusing any that would write;
+/// nothing runs if any statement fails to parse or is refused. Each result
+/// is collected whole (within the memory limit): [`execute`] streams.
+pub async fn run(ctx: &SessionContext, sql: &str) -> Result<Vec<QueryResult>, QueryError> {
+    let statements = prepare(sql)?;
     let mut results = Vec::with_capacity(statements.len());
     for statement in statements {
         results.push(run_statement(ctx, statement, None).await?);
@@ -241,14 +253,75 @@ pub fn check_readonly(statement: &Statement) -> Result<(), QueryError> {
     })
 }
 
-/// Plans and runs one statement already passed by [`check_readonly`].
+/// A statement's result as it is produced, batch by batch: what it holds
+/// in memory at once does not grow with its number of rows.
+pub struct QueryStream {
+    pub schema: SchemaRef,
+    stream: SendableRecordBatchStream,
+    limit: MemoryLimit,
+}
+
+impl QueryStream {
+    /// The next batch, or None at the end.
+    pub async fn next(&mut self) -> Option<Result<RecordBatch, QueryError>> {
+        use futures_util::StreamExt;
+        let batch = self.stream.next().await?;
+        Some(batch.map_err(|e| execution_error(e, &self.limit)))
+    }
+
+    /// Collects the whole result; one that holds more than the memory
+    /// limit is an error rather than a process killed for its memory.
+    pub async fn collect(mut self) -> Result<QueryResult, QueryError> {
+        let mut batches = Vec::new();
+        let mut bytes = 0u64;
+        while let Some(batch) = self.next().await {
+            let batch = batch?;
+            bytes += batch.get_array_memory_size() as u64;
+            if bytes > self.limit.bytes {
+                return Err(QueryError::TooLarge {
+                    limit: self.limit.described.clone(),
+                });
+            }
+            batches.push(batch);
+        }
+        Ok(QueryResult {
+            schema: self.schema,
+            batches,
+        })
+    }
+}
+
+/// The session's memory limit, as errors name it.
+#[derive(Debug, Clone)]
+struct MemoryLimit {
+    bytes: u64,
+    described: String,
+}
+
+impl MemoryLimit {
+    fn of(ctx: &SessionContext) -> MemoryLimit {
+        let settings = ctx
+            .state()
+            .config()
+            .get_extension::<crate::settings::EngineSettings>()
+            .map(|s| s.as_ref().clone())
+            .unwrap_or_default();
+        MemoryLimit {
+            bytes: settings.memory_limit,
+            described: settings.describe_limit(),
+        }
+    }
+}
+
+/// Plans one statement already passed by [`check_readonly`] and starts it.
 /// `params` binds placeholders such as `$top_n` as values — never as SQL
 /// text — so a parameter cannot change what the statement does.
-pub async fn run_statement(
+pub async fn execute(
     ctx: &SessionContext,
     statement: Statement,
     params: Option<ParamValues>,
-) -> Result<QueryResult, QueryError> {
+) -> Result<QueryStream, QueryError> {
+    let limit = MemoryLimit::of(ctx);
     let state = ctx.state();
     let mut plan = state
         .statement_to_plan(statement)
@@ -266,11 +339,36 @@ pub async fn run_statement(
         .map_err(plan_error)?;
     let df = ctx.execute_logical_plan(plan).await.map_err(plan_error)?;
     let schema: SchemaRef = df.schema().inner().clone();
-    let batches = df
-        .collect()
+    let stream = df
+        .execute_stream()
         .await
-        .map_err(|source| QueryError::Execution { source })?;
-    Ok(QueryResult { schema, batches })
+        .map_err(|e| execution_error(e, &limit))?;
+    Ok(QueryStream {
+        schema,
+        stream,
+        limit,
+    })
+}
+
+/// [`execute`], collected whole (within the memory limit).
+pub async fn run_statement(
+    ctx: &SessionContext,
+    statement: Statement,
+    params: Option<ParamValues>,
+) -> Result<QueryResult, QueryError> {
+    execute(ctx, statement, params).await?.collect().await
+}
+
+/// An error while running: running out of the memory pool is said in
+/// words that name the limit and how to change it.
+fn execution_error(e: DataFusionError, limit: &MemoryLimit) -> QueryError {
+    match e.find_root() {
+        DataFusionError::ResourcesExhausted(detail) => QueryError::Memory {
+            limit: limit.described.clone(),
+            detail: detail.clone(),
+        },
+        _ => QueryError::Execution { source: e },
+    }
 }
 
 fn statement_start(statement: &Statement) -> Option<Location> {

@@ -26,6 +26,18 @@ pub struct ConfigFile {
     /// The query engine's memory limit and spill folder.
     #[serde(default)]
     pub engine: crate::settings::EngineConfig,
+    #[serde(default)]
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: the report server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Host names, besides loopback names and the bound address, that
+    /// requests may be addressed to (e.g. a name in front of a proxy).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +96,8 @@ pub struct Project {
     pub sources: crate::sources::SourceSet,
     /// The query engine's memory limit and spill folder.
     pub engine: crate::settings::EngineSettings,
+    /// Host names `serve` answers besides loopback and the bound address.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Project {
@@ -129,6 +143,7 @@ impl Project {
                 imports: Vec::new(),
             },
             engine: crate::settings::EngineSettings::default(),
+            allowed_hosts: Vec::new(),
         }
     }
 
@@ -177,6 +192,7 @@ impl Project {
             is_demo,
             sources,
             engine,
+            allowed_hosts: file.serve.allowed_hosts,
             root,
         })
     }

@@ -10,17 +10,31 @@
 //!
 //! Only files inside `out/` are served: a path with `..`, a hidden segment
 //! or a link leading outside is refused.
+//!
+//! Other web sites cannot read the reports. A page on another site can make
+//! a browser send requests here (after rebinding its own name to 127.0.0.1),
+//! but its requests carry its own name in `Host`; only requests naming this
+//! server — a loopback name or the bound address, with the bound port, or a
+//! name the user allowed — are answered, the rest get 403 ([`HostPolicy`]).
+//! A slow or greedy local client cannot starve the server either: there is
+//! a cap on open connections and on live-reload subscribers, and a
+//! connection that has not sent a request's headers within
+//! [`Limits::header_timeout`] is closed ([`serve`]).
 
 use crate::live::{ReportInfo, Status};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
@@ -34,20 +48,46 @@ pub struct LiveEvent {
     pub error: Option<String>,
 }
 
+/// How much the server takes on at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections; more wait in the listen queue until one closes.
+    pub max_connections: usize,
+    /// Open live-reload streams (each holds a connection); more get 503.
+    pub max_subscribers: usize,
+    /// How long a connection may take to send a request's headers,
+    /// including while idle between requests.
+    pub header_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            max_subscribers: 64,
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// What the handlers share.
 pub struct ServerState {
     out_dir: PathBuf,
     reports: RwLock<Vec<ReportInfo>>,
     events: broadcast::Sender<LiveEvent>,
+    subscribers: AtomicUsize,
+    max_subscribers: usize,
 }
 
 impl ServerState {
-    pub fn new(out_dir: PathBuf, reports: Vec<ReportInfo>) -> Arc<ServerState> {
+    pub fn new(out_dir: PathBuf, reports: Vec<ReportInfo>, limits: &Limits) -> Arc<ServerState> {
         let (events, _) = broadcast::channel(256);
         Arc::new(ServerState {
             out_dir,
             reports: RwLock::new(reports),
             events,
+            subscribers: AtomicUsize::new(0),
+            max_subscribers: limits.max_subscribers,
         })
     }
 
@@ -74,24 +114,169 @@ impl ServerState {
     }
 }
 
-/// The routes: `/` (index), `/_revintel/events` (SSE) and files under `out/`.
-pub fn router(state: Arc<ServerState>) -> Router {
+/// The names a request may give in its `Host` header: loopback names and
+/// the bound address (or names the user allowed), always with the bound port.
+#[derive(Debug, Clone)]
+pub struct HostPolicy {
+    port: u16,
+    names: Vec<String>,
+}
+
+impl HostPolicy {
+    /// The policy for a server bound to `bound`, also allowing `allowed`
+    /// host names (from `--allow-host` or `[serve] allowed_hosts`).
+    pub fn new(bound: SocketAddr, allowed: &[String]) -> HostPolicy {
+        let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        if !bound.ip().is_unspecified() {
+            names.push(bound.ip().to_string());
+        }
+        names.extend(allowed.iter().map(|n| normal_host(n)));
+        names.sort();
+        names.dedup();
+        HostPolicy {
+            port: bound.port(),
+            names,
+        }
+    }
+
+    /// Whether a request with this `Host` header value is for this server.
+    /// A request without one is not.
+    pub fn allows(&self, host: Option<&str>) -> bool {
+        let Some((name, port)) = host.and_then(split_host) else {
+            return false;
+        };
+        port.unwrap_or(80) == self.port && self.names.iter().any(|n| *n == normal_host(name))
+    }
+}
+
+/// A host name compared as DNS does: ASCII case folded, no trailing dot.
+fn normal_host(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// `name[:port]`, with IPv6 literals in brackets; None when malformed.
+fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => {
+            let (name, after) = rest.split_once(']')?;
+            (name, after.strip_prefix(':'))
+        }
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    if name.is_empty() || name.parse::<IpAddr>().is_err() && name.contains(':') {
+        return None;
+    }
+    let port = match port {
+        Some(p) => Some(p.parse().ok()?),
+        None => None,
+    };
+    Some((name, port))
+}
+
+async fn check_host(
+    State(policy): State<Arc<HostPolicy>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if !policy.allows(host) {
+        return (
+            StatusCode::FORBIDDEN,
+            "refused: this server answers only requests addressed to it (Host); \
+             allow another name with --allow-host",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// The routes: `/` (index), `/_revintel/events` (SSE) and files under
+/// `out/`, each behind the host check.
+pub fn router(state: Arc<ServerState>, policy: HostPolicy) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/_revintel/events", get(events))
         .route("/{*path}", get(file))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            check_host,
+        ))
 }
 
-async fn events(
-    State(state): State<Arc<ServerState>>,
-) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(state.events.subscribe()).filter_map(|event| {
+/// Serves `router` on `listener` until the task is dropped: at most
+/// `limits.max_connections` connections at once, each closed when it has
+/// not sent a request's headers within `limits.header_timeout`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // A connection that failed before it was accepted, or out of
+            // file descriptors for a moment: the server carries on.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let timeout = limits.header_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Counts a live-reload stream while it is open.
+struct Subscription(Arc<ServerState>);
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.0.subscribers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn events(State(state): State<Arc<ServerState>>) -> Response {
+    if state.subscribers.fetch_add(1, Ordering::SeqCst) >= state.max_subscribers {
+        state.subscribers.fetch_sub(1, Ordering::SeqCst);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many live-reload pages are open; close some",
+        )
+            .into_response();
+    }
+    let subscription = Subscription(state.clone());
+    let stream = BroadcastStream::new(state.events.subscribe()).filter_map(move |event| {
+        let _open = &subscription;
         let event = event.ok()?;
         let data = serde_json::to_string(&event).ok()?;
-        Some(Ok(Event::default().data(data)))
+        Some(Ok::<_, Infallible>(Event::default().data(data)))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// Why a request path is refused.
@@ -359,6 +544,43 @@ mod tests {
         }
         assert_eq!(resolve(&out, "nope.html"), Err(Refused::NotFound));
         assert_eq!(resolve(&out, "deal"), Err(Refused::NotFound));
+    }
+
+    #[test]
+    fn only_requests_naming_this_server_are_answered() {
+        let policy = HostPolicy::new(
+            "127.0.0.1:8765".parse().unwrap(),
+            &["Reports.Internal.".into()],
+        );
+        for ok in [
+            "127.0.0.1:8765",
+            "localhost:8765",
+            "LOCALHOST:8765",
+            "[::1]:8765",
+            "reports.internal:8765",
+        ] {
+            assert!(policy.allows(Some(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example:8765",
+            "127.0.0.1:80",
+            "localhost",
+            "127.0.0.1.evil.example:8765",
+            "localhost.evil.example:8765",
+            "[::1]:8766",
+            "::1:8765",
+            "",
+            ":8765",
+            "localhost:87650",
+        ] {
+            assert!(!policy.allows(Some(bad)), "{bad}");
+        }
+        assert!(!policy.allows(None));
+        let anywhere = HostPolicy::new("0.0.0.0:80".parse().unwrap(), &[]);
+        assert!(anywhere.allows(Some("localhost")));
+        assert!(!anywhere.allows(Some("0.0.0.0")));
+        let lan = HostPolicy::new("192.168.1.5:9000".parse().unwrap(), &[]);
+        assert!(lan.allows(Some("192.168.1.5:9000")));
     }
 
     #[test]

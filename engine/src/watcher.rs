@@ -1,27 +1,52 @@
-//! File watching for live rebuilds: notify's events, debounced by
-//! `notify-debouncer-full` (which also pairs the two halves of a rename and
-//! so follows editors' write-a-temporary-then-rename saves), handed over as
-//! batches of paths.
+//! File watching for live rebuilds: notify's events, gathered into batches.
 //!
-//! A burst of events becomes one batch; and while a rebuild runs, every
-//! batch that arrives meanwhile is merged into the next one, so the number
-//! of rebuilds is bounded by how long they take, not by how many writes
-//! there were.
+//! What the watcher promises, whatever the machine's speed:
+//! - **A batch waits for a quiet gap**: it is handed over once no event has
+//!   come for [`QUIET`], so an editor's save (write a temporary file,
+//!   rename it over the old one, touch it again) is one batch.
+//! - **…bounded by a maximum delay**: a batch is handed over at the latest
+//!   [`MAX_DELAY`] after its first event, so a file written without pause
+//!   still rebuilds reports while it is being written.
+//! - **No event is lost**: events that come while the caller is busy (a
+//!   rebuild) wait in the queue and form the next batch, so the last batch
+//!   always holds the last change and the outputs end in the final state.
+//! - The caller takes one batch at a time, so rebuilds never overlap.
+//!
+//! Both halves of a rename are events of their own, with their own paths;
+//! the caller decides what each path means (an editor's temporary file
+//! means nothing, the file it was renamed to means a change).
 
-use notify::RecursiveMode;
-use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+use notify::{RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// How long the files must be quiet before a batch is handed over.
 pub const QUIET: Duration = Duration::from_millis(25);
 
-/// Watches folders; [`Watcher::next`] yields the changed paths.
+/// The longest a batch waits after its first event.
+pub const MAX_DELAY: Duration = Duration::from_millis(500);
+
+/// Changed paths and watch errors (as text to log) that arrived together.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub paths: BTreeSet<PathBuf>,
+    pub errors: Vec<String>,
+}
+
+/// One event as it arrived.
+#[derive(Debug)]
+pub struct Stamped {
+    pub at: Instant,
+    pub event: Result<Vec<PathBuf>, String>,
+}
+
+/// Watches folders; [`Watcher::next`] yields batches of changed paths.
 pub struct Watcher {
-    _debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
-    events: mpsc::UnboundedReceiver<Result<Vec<PathBuf>, String>>,
+    _watcher: notify::RecommendedWatcher,
+    batcher: Batcher,
 }
 
 /// Why watching could not start.
@@ -37,27 +62,24 @@ impl Watcher {
     /// Watches each folder of `folders` (not recursively; missing ones are skipped).
     pub fn new(folders: &[PathBuf]) -> Result<Watcher, WatchError> {
         let (tx, events) = mpsc::unbounded_channel();
-        let mut debouncer = new_debouncer(QUIET, None, move |result: DebounceEventResult| {
-            let batch = match result {
-                Ok(events) => Ok(events
-                    .into_iter()
-                    .filter(|e| !e.kind.is_access())
-                    .flat_map(|e| e.event.paths)
-                    .collect()),
-                Err(errors) => Err(errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")),
-            };
-            let _ = tx.send(batch);
-        })
-        .map_err(|source| WatchError {
-            path: PathBuf::new(),
-            source,
-        })?;
+        let mut watcher =
+            notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+                let event = match result {
+                    Ok(e) if e.kind.is_access() => return,
+                    Ok(e) => Ok(e.paths),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = tx.send(Stamped {
+                    at: Instant::now(),
+                    event,
+                });
+            })
+            .map_err(|source| WatchError {
+                path: PathBuf::new(),
+                source,
+            })?;
         for folder in folders.iter().filter(|f| f.is_dir()) {
-            debouncer
+            watcher
                 .watch(folder, RecursiveMode::NonRecursive)
                 .map_err(|source| WatchError {
                     path: folder.clone(),
@@ -65,25 +87,165 @@ impl Watcher {
                 })?;
         }
         Ok(Watcher {
-            _debouncer: debouncer,
-            events,
+            _watcher: watcher,
+            batcher: Batcher::new(events, QUIET, MAX_DELAY),
         })
     }
 
-    /// The next batch of changed paths: waits for one, then takes every
-    /// batch already waiting too. Watch errors are returned as text to log.
-    pub async fn next(&mut self) -> Option<(BTreeSet<PathBuf>, Vec<String>)> {
-        let first = self.events.recv().await?;
-        let mut paths = BTreeSet::new();
-        let mut errors = Vec::new();
-        let mut take = |batch: Result<Vec<PathBuf>, String>| match batch {
-            Ok(p) => paths.extend(p),
-            Err(e) => errors.push(e),
-        };
-        take(first);
-        while let Ok(more) = self.events.try_recv() {
-            take(more);
+    /// The next batch (see the module's promises); None when watching ended.
+    pub async fn next(&mut self) -> Option<Batch> {
+        self.batcher.next().await
+    }
+}
+
+/// Gathers stamped events into batches: a batch ends after `quiet` without
+/// events, or `max_delay` after its first event, whichever comes first.
+pub struct Batcher {
+    events: mpsc::UnboundedReceiver<Stamped>,
+    quiet: Duration,
+    max_delay: Duration,
+}
+
+impl Batcher {
+    pub fn new(
+        events: mpsc::UnboundedReceiver<Stamped>,
+        quiet: Duration,
+        max_delay: Duration,
+    ) -> Batcher {
+        Batcher {
+            events,
+            quiet,
+            max_delay,
         }
-        Some((paths, errors))
+    }
+
+    /// The next batch; None once the sender is gone and nothing is left.
+    pub async fn next(&mut self) -> Option<Batch> {
+        let first = self.events.recv().await?;
+        let start = first.at;
+        let mut last = first.at;
+        let mut batch = Batch::default();
+        add(&mut batch, first);
+        loop {
+            let deadline = (last + self.quiet).min(start + self.max_delay);
+            // Events already waiting are taken even when the deadline has
+            // passed (they came while the caller was busy).
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(event)) => {
+                    last = last.max(event.at);
+                    add(&mut batch, event);
+                }
+                Ok(None) | Err(_) => return Some(batch),
+            }
+        }
+    }
+}
+
+fn add(batch: &mut Batch, stamped: Stamped) {
+    match stamped.event {
+        Ok(paths) => batch.paths.extend(paths),
+        Err(e) => batch.errors.push(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const Q: Duration = Duration::from_millis(25);
+    const MAX: Duration = Duration::from_millis(500);
+    const MS: Duration = Duration::from_millis(1);
+
+    fn event(name: &str) -> Stamped {
+        Stamped {
+            at: Instant::now(),
+            event: Ok(vec![PathBuf::from(name)]),
+        }
+    }
+
+    fn names(batch: &Batch) -> Vec<String> {
+        batch
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+
+    /// A save's events come close together: one batch, handed over one
+    /// quiet gap after the last of them.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_is_one_batch_after_a_quiet_gap() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut batcher = Batcher::new(rx, Q, MAX);
+        let begun = Instant::now();
+        let sender = tokio::spawn(async move {
+            for name in ["a", "b", "c"] {
+                tx.send(event(name)).unwrap();
+                tokio::time::sleep(10 * MS).await;
+            }
+            tokio::time::sleep(100 * MS).await;
+            tx.send(event("d")).unwrap();
+        });
+        let batch = batcher.next().await.unwrap();
+        assert_eq!(names(&batch), ["a", "b", "c"]);
+        // The last event came at 20 ms; the batch 25 ms later.
+        assert_eq!(Instant::now() - begun, 45 * MS);
+        let batch = batcher.next().await.unwrap();
+        assert_eq!(names(&batch), ["d"]);
+        sender.await.unwrap();
+        assert!(batcher.next().await.is_none(), "ends with the sender");
+    }
+
+    /// Writes without a pause still yield a batch every `MAX_DELAY`, and
+    /// every event lands in exactly one batch.
+    #[tokio::test(start_paused = true)]
+    async fn a_storm_is_cut_at_the_maximum_delay_and_loses_nothing() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut batcher = Batcher::new(rx, Q, MAX);
+        let begun = Instant::now();
+        let writes: u32 = 1000;
+        let sender = tokio::spawn(async move {
+            for i in 0..writes {
+                tx.send(event(&format!("{i:04}"))).unwrap();
+                tokio::time::sleep(5 * MS).await;
+            }
+        });
+        let mut seen: Vec<String> = Vec::new();
+        let mut batches = 0;
+        while let Some(batch) = batcher.next().await {
+            batches += 1;
+            let names = names(&batch);
+            // Event i was written at i × 5 ms.
+            let first: u32 = names[0].parse().unwrap();
+            let waited = Instant::now() - (begun + first * 5 * MS);
+            assert!(waited <= MAX, "batch {batches} waited {waited:?}");
+            seen.extend(names);
+        }
+        sender.await.unwrap();
+        let expected: Vec<String> = (0..writes).map(|i| format!("{i:04}")).collect();
+        assert_eq!(seen, expected, "every event once, in order");
+        // 5 s of writes: about one batch per 0.5 s, never one per write.
+        assert!((10..=11).contains(&batches), "{batches} batches");
+    }
+
+    /// Events that came while the caller was busy form the next batch at
+    /// once when the maximum delay has passed meanwhile.
+    #[tokio::test(start_paused = true)]
+    async fn events_during_a_rebuild_make_the_next_batch() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut batcher = Batcher::new(rx, Q, MAX);
+        tx.send(event("first")).unwrap();
+        assert_eq!(names(&batcher.next().await.unwrap()), ["first"]);
+        // A rebuild takes 2 s; writes keep coming.
+        for i in 0..20 {
+            tx.send(event(&format!("w{i:02}"))).unwrap();
+            tokio::time::sleep(100 * MS).await;
+        }
+        let before = Instant::now();
+        let batch = batcher.next().await.unwrap();
+        assert_eq!(batch.paths.len(), 20);
+        assert_eq!(Instant::now(), before, "handed over without waiting");
+        drop(tx);
+        assert!(batcher.next().await.is_none());
     }
 }

@@ -5,7 +5,7 @@ use super::build::ReportArgs;
 use super::watch::{start, watch_loop};
 use anyhow::Context;
 use revintel::project::Project;
-use revintel::serve::{router, LiveEvent, ServerState};
+use revintel::serve::{router, HostPolicy, Limits, LiveEvent, ServerState};
 use std::net::IpAddr;
 use std::process::ExitCode;
 
@@ -17,6 +17,11 @@ pub struct ServeArgs {
     /// Address to listen on. The default keeps reports on this machine.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
+    /// Also answer requests addressed to this host name (repeatable; e.g.
+    /// the name of a proxy in front). Loopback names and the bound address
+    /// are always answered; anything else gets 403.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
     #[command(flatten)]
     reports: ReportArgs,
 }
@@ -24,19 +29,23 @@ pub struct ServeArgs {
 pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !args.host.is_loopback() {
         eprintln!(
-            "warning: serving on {}: anyone who can reach this address can read the reports",
+            "warning: serving on {}: anyone who can reach this address can read the reports \
+             (requests must name it, or a host allowed with --allow-host)",
             args.host
         );
     }
     let live = start(project, &args.reports).await?;
-    let state = ServerState::new(project.out_dir.clone(), live.reports());
+    let limits = Limits::default();
+    let state = ServerState::new(project.out_dir.clone(), live.reports(), &limits);
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let address = listener.local_addr()?;
     println!("serving http://{address}/");
-    let app = router(state.clone());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut allowed = project.allowed_hosts.clone();
+    allowed.extend(args.allow_host.iter().cloned());
+    let app = router(state.clone(), HostPolicy::new(address, &allowed));
+    let server = tokio::spawn(revintel::serve::serve(listener, app, limits));
 
     let result = watch_loop(live, |live, rebuilt| {
         let events = rebuilt

@@ -69,13 +69,17 @@ pub async fn watch_loop(
             batch = watcher.next() => batch,
             _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
         };
-        let Some((paths, errors)) = batch else {
+        let Some(batch) = batch else {
             return Ok(ExitCode::SUCCESS);
         };
-        for e in errors {
+        for e in batch.errors {
             eprintln!("warning: watching: {e}");
         }
-        let changes: BTreeSet<Change> = paths.iter().filter_map(|p| live.classify(p)).collect();
+        let changes: BTreeSet<Change> = batch
+            .paths
+            .iter()
+            .filter_map(|p| live.classify(p))
+            .collect();
         if changes.is_empty() {
             continue;
         }

@@ -464,6 +464,73 @@ fn memory_limit_is_named_when_a_query_needs_more() {
     assert!(stderr(&o).contains("memory limit `lots`"), "{}", stderr(&o));
 }
 
+/// CRM text is shown, never obeyed: escape sequences in a deal name do not
+/// reach the terminal, and a formula in a cell can be neutralised for
+/// spreadsheets (as it always is in out/rejects.csv).
+#[test]
+fn crm_text_cannot_drive_the_terminal_or_a_spreadsheet() {
+    let dir = tiny_project();
+    let deals = dir.path().join("deals.csv");
+    let text = std::fs::read_to_string(&deals).unwrap();
+    let evil = "\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{7}";
+    let text = text
+        .replacen("Acme Core", &format!("Acme{evil} Core"), 1)
+        .replacen("Globex Scale", "\"=HYPERLINK(\"\"http://e.vil\"\")\"", 1);
+    // And a row rejected for its amount, which holds an escape too.
+    let text = format!(
+        "{text}D99,Bad,A1,R1,P1,1\u{1b}[2J,USD,Prospecting,Pipeline,2025-01-06,2025-09-01,,open,Inbound,New Business,\n"
+    );
+    std::fs::write(&deals, text).unwrap();
+    for args in [
+        vec![
+            "sql",
+            "-c",
+            "SELECT deal_id, name FROM deals ORDER BY deal_id",
+        ],
+        vec!["sql", "-c", "SELECT name FROM deals WHERE nope = 1"],
+        vec!["import"],
+    ] {
+        let o = revintel(dir.path(), &args);
+        for stream in [&o.stdout, &o.stderr] {
+            assert!(
+                !stream.contains(&0x1b) && !stream.contains(&0x07),
+                "{args:?}: a control character reached the terminal: {}",
+                String::from_utf8_lossy(stream)
+            );
+        }
+        if args[0] == "sql" && args[2].contains("ORDER BY") {
+            assert!(stdout(&o).contains("Acme\\u{1b}]0;pwned"), "{}", stdout(&o));
+        }
+        if args[0] == "import" {
+            assert!(stdout(&o).contains("\\u{1b}[2J"), "{}", stdout(&o));
+        }
+    }
+    let o = revintel(
+        dir.path(),
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "--escape-formulas",
+            "-c",
+            "SELECT name FROM deals WHERE deal_id = 'D2'",
+        ],
+    );
+    assert_eq!(stdout(&o), "name\n\"'=HYPERLINK(\"\"http://e.vil\"\")\"\n");
+    // Without the flag CSV is the data as it is.
+    let o = revintel(
+        dir.path(),
+        &[
+            "sql",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT name FROM deals WHERE deal_id = 'D2'",
+        ],
+    );
+    assert_eq!(stdout(&o), "name\n\"=HYPERLINK(\"\"http://e.vil\"\")\"\n");
+}
+
 #[test]
 fn missing_file_is_named() {
     let dir = tiny_project();

@@ -564,3 +564,96 @@ fn week_over_week_changes_follow_stage_history() {
     // Week to 30 Jun 2025: D7 won.
     assert_eq!(changes("2025-06-30"), ["won D7 false"]);
 }
+
+const PAGES: &str = r#"---
+title: Deals
+pages:
+  query: list
+  key: deal_id
+  template: deal_page.md
+---
+```sql list
+SELECT deal_id, name FROM deals ORDER BY deal_id
+```
+
+{{ table(list, link="deal/{deal_id}.html", link_column="name") }}
+"#;
+
+const PAGE: &str = r#"---
+title: Deal
+params:
+  deal_id: null
+---
+```sql this
+SELECT deal_id, name FROM deals WHERE deal_id = $deal_id
+```
+
+This page is for {{ this.rows[0].deal_id }}.
+"#;
+
+/// Deal ids that are not file names (a space, `/`, `~`, `#`, `?`, letters
+/// beyond ASCII, two that once mapped to one name): every link in the
+/// listing reaches the page of its own deal, and no page overwrote another.
+#[test]
+fn drill_down_links_always_reach_their_page() {
+    let ids = ["D 1", "D/1", "D~3", "D#4", "D?5", "Dé6", "D.7"];
+    let dir = tiny_with("Acme Core Renewal", "deal.md", PAGES);
+    std::fs::write(dir.path().join("templates/deal_page.md"), PAGE).unwrap();
+    for file in ["deals.csv", "stage_history.csv"] {
+        let path = dir.path().join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            let quoted = format!("\"{id}\"");
+            text = text.replace(&format!("\nD{},", i + 1), &format!("\n{quoted},"));
+        }
+        std::fs::write(&path, text).unwrap();
+    }
+    ok(revintel(dir.path(), &["build", "deal", "--format", "html"]));
+    let listing = html(&dir.path().join("out/deal.html"));
+    let links: Vec<(String, String)> = listing
+        .select(&sel("td a"))
+        .map(|a| (a.value().attr("href").unwrap().to_string(), cell_text(a)))
+        .collect();
+    assert_eq!(links.len(), ids.len(), "{links:?}");
+    let pages: Vec<_> = std::fs::read_dir(dir.path().join("out/deal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".html"))
+        .collect();
+    assert_eq!(pages.len(), ids.len(), "one page per deal: {pages:?}");
+    for (href, _) in &links {
+        // What a browser asks for: the href resolved and percent-decoded.
+        let decoded = percent_decode(href);
+        let page = dir.path().join("out").join(&decoded);
+        assert!(page.is_file(), "{href} reaches no page ({pages:?})");
+        let doc = html(&page);
+        let said = paragraphs(&doc).join(" ");
+        let id = ids
+            .iter()
+            .find(|id| said.ends_with(&format!("This page is for {id}.")))
+            .unwrap_or_else(|| panic!("{href}: the page names no deal: {said}"));
+        let row = links.iter().position(|(h, _)| h == href).unwrap();
+        let listed = sql(
+            dir.path(),
+            &format!("SELECT name FROM deals WHERE deal_id = '{id}'"),
+        );
+        assert_eq!(links[row].1, listed[0]["name"].as_str().unwrap(), "{href}");
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}

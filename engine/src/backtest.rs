@@ -62,12 +62,19 @@ impl BacktestRow {
     }
 }
 
-/// The first days of the `quarters` complete quarters before the as-of date's quarter, oldest first.
+/// The most quarters a backtest looks back (ten years).
+pub const MAX_QUARTERS: usize = 40;
+
+/// The first days of the `quarters` complete quarters (at most
+/// [`MAX_QUARTERS`]) before the as-of date's quarter, oldest first.
 pub fn cutoffs(as_of: NaiveDate, quarters: usize) -> Vec<NaiveDate> {
     let mut q = Period::quarter_of(as_of);
-    let mut out = Vec::with_capacity(quarters);
-    for _ in 0..quarters {
-        q = Period::quarter_of(q.start.pred_opt().expect("dates continue backwards"));
+    let mut out = Vec::new();
+    for _ in 0..quarters.min(MAX_QUARTERS) {
+        let Some(before) = q.start.pred_opt() else {
+            break;
+        };
+        q = Period::quarter_of(before);
         out.push(q.start);
     }
     out.reverse();

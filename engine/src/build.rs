@@ -352,7 +352,7 @@ fn write(
     for format in formats {
         match format {
             OutputFormat::Html => {
-                let path = base.with_extension("html");
+                let path = with_suffix(base, ".html");
                 reports::html::write_html_atomic(document, &path).map_err(|source| {
                     BuildError::Write {
                         path: path.clone(),
@@ -368,7 +368,7 @@ fn write(
                 });
             }
             OutputFormat::Pdf => {
-                let path = base.with_extension("pdf");
+                let path = with_suffix(base, ".pdf");
                 let summary = reports::pdf::write_pdf_atomic(document, &path).map_err(|e| {
                     BuildError::Pdf {
                         path: path.clone(),
@@ -385,6 +385,14 @@ fn write(
         }
     }
     Ok(files)
+}
+
+/// `base` with `suffix` appended: a page name may contain dots (`opp_7.v2`),
+/// which `with_extension` would take for an extension and replace.
+fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
+    let mut name = base.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// The state of one template's build: results registered as tables (to be

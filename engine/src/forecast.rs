@@ -76,20 +76,21 @@ fn floats(batch: &RecordBatch, name: &str) -> Float64Array {
         .clone()
 }
 
-/// The book for the deals (and won deals) whose `dimension` equals `group`,
-/// or all of them.
-fn book(
-    as_of: NaiveDate,
-    inputs: &Inputs,
-    filter: Option<(&str, &str)>,
-    key: &str,
-) -> ForecastBook {
-    let keep = |batch: &RecordBatch, i: usize| match filter {
-        None => true,
-        Some((dim, group)) => {
-            let c = batch.column_by_name(dim).expect("group column");
-            c.as_string::<i32>().value(i) == group
-        }
+/// Which rows of the inputs a book covers: all, or the given open and won rows.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    All,
+    Only { open: &'a [usize], won: &'a [usize] },
+}
+
+/// The book for the deals (and won deals) of `rows`.
+fn book(as_of: NaiveDate, inputs: &Inputs, rows: Rows<'_>, key: &str) -> ForecastBook {
+    let (open_rows, won_rows): (Vec<usize>, Vec<usize>) = match rows {
+        Rows::All => (
+            (0..inputs.open.num_rows()).collect(),
+            (0..inputs.won.num_rows()).collect(),
+        ),
+        Rows::Only { open, won } => (open.to_vec(), won.to_vec()),
     };
     let o = &inputs.open;
     let (amount, p, q10, q50, q90) = (
@@ -99,9 +100,9 @@ fn book(
         floats(o, "ttc_p50_days"),
         floats(o, "ttc_p90_days"),
     );
-    let deals = (0..o.num_rows())
-        .filter(|&i| keep(o, i))
-        .map(|i| OpenDeal {
+    let deals = open_rows
+        .iter()
+        .map(|&i| OpenDeal {
             amount: amount.value(i),
             win_prob: if p.is_null(i) { 0.0 } else { p.value(i) },
             days_to_close: [q10.value(i), q50.value(i), q90.value(i)],
@@ -113,9 +114,10 @@ fn book(
         .expect("closed_date")
         .as_primitive::<Date32Type>();
     let won_amount = floats(w, "amount");
-    let won = (0..w.num_rows())
-        .filter(|&i| keep(w, i) && !dates.is_null(i))
-        .map(|i| {
+    let won = won_rows
+        .iter()
+        .filter(|&&i| !dates.is_null(i))
+        .map(|&i| {
             (
                 udfs::time::days_to_date(dates.value(i)),
                 won_amount.value(i),
@@ -222,7 +224,7 @@ pub async fn register(
         format!("{periods:?}/{DEFAULT_SIMULATIONS}/{DEFAULT_SEED}").as_bytes(),
     ]);
     let inputs = inputs(session).await?;
-    let mut all = book(session.as_of, &inputs, None, &key);
+    let mut all = book(session.as_of, &inputs, Rows::All, &key);
     if let Some(earlier) = &session.forecast {
         all = all.reusing(earlier);
     }
@@ -259,7 +261,11 @@ pub async fn register(
                 let as_of = session.as_of;
                 let inputs = Arc::new(inputs);
                 let cache_dir = cache_dir.to_path_buf();
-                let empty = book(as_of, &inputs, Some(("owner", "\0")), &key);
+                let none = Rows::Only {
+                    open: &[],
+                    won: &[],
+                };
+                let empty = book(as_of, &inputs, none, &key);
                 let schema =
                     table(&[(Some(("owner", String::new())), &empty, this_quarter)]).schema();
                 Arc::new(crate::lazy_table::LazyTable::new(
@@ -284,26 +290,34 @@ pub async fn register(
     Ok(())
 }
 
-/// `forecast_by_group`: one simulation per owner, team and segment.
+/// `forecast_by_group`: one simulation per owner, team and segment. Rows
+/// are grouped in one pass per dimension, so the work grows with the rows
+/// and the groups, not with their product.
 fn grouped_table(as_of: NaiveDate, inputs: &Inputs, key: &str, quarter: Period) -> RecordBatch {
     let mut books = Vec::new();
     for (dim, _) in DIMENSIONS {
-        let mut names: Vec<String> = Vec::new();
-        for batch in [&inputs.open, &inputs.won] {
+        // Group name → (open rows, won rows), by name.
+        let mut groups: std::collections::BTreeMap<&str, (Vec<usize>, Vec<usize>)> =
+            std::collections::BTreeMap::new();
+        for (side, batch) in [&inputs.open, &inputs.won].into_iter().enumerate() {
             let c = batch
                 .column_by_name(dim)
                 .expect("group column")
                 .as_string::<i32>();
-            names.extend(c.iter().flatten().map(str::to_string));
+            for (i, name) in c.iter().enumerate() {
+                if let Some(name) = name {
+                    let entry = groups.entry(name).or_default();
+                    if side == 0 {
+                        entry.0.push(i);
+                    } else {
+                        entry.1.push(i);
+                    }
+                }
+            }
         }
-        names.sort();
-        names.dedup();
-        for name in names {
-            books.push((
-                dim,
-                name.clone(),
-                book(as_of, inputs, Some((dim, &name)), key),
-            ));
+        for (name, (open, won)) in &groups {
+            let rows = Rows::Only { open, won };
+            books.push((dim, name.to_string(), book(as_of, inputs, rows, key)));
         }
     }
     let rows: Vec<_> = books

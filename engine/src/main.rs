@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            cmd::messages::stderr_line(&format!("error: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -70,7 +70,7 @@ pub enum ProjectError {
     },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("{}: `as_of = \"{value}\"` is not a date; expected YYYY-MM-DD", path.display())]
+    #[error("{}: `as_of = \"{value}\"` is not a date from 1970-01-01 to 2099-12-31 (YYYY-MM-DD)", path.display())]
     AsOf { path: PathBuf, value: String },
     #[error(transparent)]
     Settings(#[from] crate::settings::SettingsError),
@@ -158,12 +158,14 @@ impl Project {
         })?;
         let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let as_of = match file.as_of {
-            Some(value) => Some(crate::sources::csv_file::parse_iso_date(&value).ok_or(
-                ProjectError::AsOf {
-                    path: path.to_path_buf(),
-                    value,
-                },
-            )?),
+            Some(value) => Some(
+                crate::sources::csv_file::parse_iso_date(&value)
+                    .and_then(|d| crate::sources::values::plausible_date(d).ok())
+                    .ok_or(ProjectError::AsOf {
+                        path: path.to_path_buf(),
+                        value,
+                    })?,
+            ),
             None => None,
         };
         let is_demo = file.sources.folder.is_none() && file.sources.import.is_empty();

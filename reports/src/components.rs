@@ -287,9 +287,11 @@ pub fn humanize(column: &str) -> String {
     }
 }
 
-/// A link pattern such as `deal/{deal_id}.html` filled in from a row; the
-/// values are percent-encoded, so data can never change the link's scheme
-/// or path structure. `lookup` gives a field's text, or None if there is no such field.
+/// A link pattern such as `deal/{deal_id}.html` filled in from a row. Each
+/// value becomes the page name its page's file has
+/// ([`crate::page_name::page_name`]), so links always reach their page, and
+/// data can never change the link's scheme or path structure. `lookup`
+/// gives a field's text, or None if there is no such field.
 fn fill_link(
     function: &str,
     pattern: &str,
@@ -305,7 +307,7 @@ fn fill_link(
         let name = &rest[open + 1..open + close];
         let value = lookup(name)
             .ok_or_else(|| fail(function, format!("link {pattern:?}: no column {name:?}")))?;
-        out.push_str(&percent_encode(&value));
+        out.push_str(&percent_encode(&crate::page_name::page_name(&value)));
         rest = &rest[open + close + 1..];
     }
     out.push_str(rest);

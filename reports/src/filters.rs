@@ -25,6 +25,10 @@ pub const MISSING: &str = "—";
 /// The minus sign used in every formatted negative number.
 const MINUS: &str = "\u{2212}";
 
+/// The most decimals any number is shown with; a template asking for more
+/// gets these (an f64 holds about 15 significant digits anyway).
+pub const MAX_DECIMALS: usize = 15;
+
 /// The default `date` format: "23 Nov 2026".
 pub const DEFAULT_DATE_FORMAT: &str = "%-d %b %Y";
 
@@ -34,7 +38,7 @@ pub fn number(value: f64, decimals: Option<usize>) -> String {
     if !value.is_finite() {
         return MISSING.to_string();
     }
-    let places = decimals.unwrap_or(2);
+    let places = decimals.unwrap_or(2).min(MAX_DECIMALS);
     let fixed = format!("{:.*}", places, round_to(value.abs(), places));
     let fixed = if decimals.is_none() && fixed.contains('.') {
         fixed
@@ -85,12 +89,14 @@ pub fn money(value: f64, decimals: Option<usize>, currency: &str) -> String {
     let text = loop {
         let (size, suffix) = UNITS[unit];
         let scaled = amount / size;
-        let places = decimals.unwrap_or(match unit {
-            0 => 0,
-            1 if scaled < 9.95 => 1,
-            1 => 0,
-            _ => 1,
-        });
+        let places = decimals
+            .unwrap_or(match unit {
+                0 => 0,
+                1 if scaled < 9.95 => 1,
+                1 => 0,
+                _ => 1,
+            })
+            .min(MAX_DECIMALS);
         let text = format!("{:.places$}", round_to(scaled, places));
         // 999_960 rounds to "1000k": say "$1.0M" instead.
         let rolls_over = text.parse::<f64>().is_ok_and(|r| r >= 1000.0);
@@ -218,7 +224,11 @@ impl Format {
         let places = |default: usize| -> Result<usize, String> {
             arg.map_or(Ok(default), |a| {
                 a.parse::<usize>()
-                    .map_err(|_| format!("format {spec:?}: {a:?} is not a number of decimals"))
+                    .ok()
+                    .filter(|&n| n <= MAX_DECIMALS)
+                    .ok_or_else(|| {
+                        format!("format {spec:?}: {a:?} is not a number of decimals (0 to {MAX_DECIMALS})")
+                    })
             })
         };
         Ok(match name {
@@ -407,6 +417,15 @@ fn number_filter(value: Value, decimals: Option<usize>) -> Result<String, Error>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decimals_are_bounded() {
+        assert_eq!(number(1.5, Some(70_000)), number(1.5, Some(MAX_DECIMALS)));
+        assert!(money(1.5, Some(70_000), "$").len() < 40);
+        assert!(pct(0.5, 70_000).len() < 40);
+        assert!(Format::parse("money:70000").is_err());
+        assert!(Format::parse("pct:3").is_ok());
+    }
+
     use super::*;
 
     #[test]

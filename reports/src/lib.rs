@@ -13,6 +13,7 @@ pub mod document;
 pub mod filters;
 pub mod html;
 pub mod markdown;
+pub mod page_name;
 pub mod pdf;
 pub mod results;
 pub mod template;

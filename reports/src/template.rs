@@ -238,8 +238,8 @@ impl Template {
 
 impl PagesSpec {
     /// The file stem of each page, one per row of `result`: the `key`
-    /// column's value with anything but letters, digits, `-`, `_` and `.`
-    /// replaced by `_`. A missing column, a NULL or a repeated key is an error.
+    /// column's value through [`crate::page_name::page_name`] (which links
+    /// use too). A missing column, a NULL or a repeated key is an error.
     pub fn page_keys(&self, result: &QueryResult) -> Result<Vec<String>, String> {
         let column = result.column_index(&self.key).ok_or_else(|| {
             format!(
@@ -256,17 +256,7 @@ impl PagesSpec {
             if matches!(value, CellValue::Null) {
                 return Err(format!("pages: row {} has no {:?} (NULL)", i + 1, self.key));
             }
-            let key: String = value
-                .to_string()
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let key = crate::page_name::page_name(&value.to_string());
             if let Some(first) = seen.insert(key.clone(), i) {
                 return Err(format!(
                     "pages: rows {} and {} both have {:?} = {key:?}; the key must be unique",

@@ -178,12 +178,16 @@ impl Simulation {
 /// The deals a period's runs draw for — those whose chance is strictly
 /// between 0 and 1, in deal order — and each run's total.
 ///
-/// Amounts are whole cents and totals are sums of cents: integer sums are
+/// Amounts are whole cents (see `unit`) and totals are sums of them: integer sums are
 /// exact, so a total does not depend on the order its deals were added in,
 /// and updating it deal by deal gives the very number a full run gives.
 #[derive(Debug, Clone, PartialEq)]
 struct Runs {
+    /// Amounts in whole `unit`s.
     amounts: Vec<i64>,
+    /// Cents per amount unit: 1, unless the amounts are so large that their
+    /// sum in cents would not fit an i64 (then a power of ten that fits).
+    unit: f64,
     thresholds: Vec<u32>,
     /// Cents won from these deals in each run, in run order.
     totals: Vec<i64>,
@@ -208,8 +212,21 @@ fn threshold(p: f64) -> u32 {
     (p * 4_294_967_296.0).min(u32::MAX as f64) as u32
 }
 
-fn cents(amount: f64) -> i64 {
-    (amount * 100.0).round() as i64
+/// `amount` in whole `unit`s of cents (see [`Runs::unit`]).
+fn in_units(amount: f64, unit: f64) -> i64 {
+    (amount * 100.0 / unit).round() as i64
+}
+
+/// The smallest power-of-ten number of cents in which every run's total of
+/// `amounts` fits an i64 (with room to spare): 1 for any real pipeline.
+fn unit_for(amounts: impl Iterator<Item = f64>) -> f64 {
+    let total_cents: f64 = amounts.map(|a| (a * 100.0).abs()).sum();
+    let room = (1u64 << 62) as f64;
+    let mut unit = 1.0;
+    while total_cents.is_finite() && total_cents / unit >= room {
+        unit *= 10.0;
+    }
+    unit
 }
 
 /// A period's simulation before its runs: what every run starts from and
@@ -241,11 +258,15 @@ fn prepare(
         .zip(&probs)
         .filter(|(_, p)| **p >= 1.0)
         .fold(0.0, |total, (d, _)| total + d.amount);
-    let (amounts, thresholds): (Vec<i64>, Vec<u32>) = deals
-        .iter()
-        .zip(&probs)
-        .filter(|(_, p)| **p > 0.0 && **p < 1.0)
-        .map(|(d, p)| (cents(d.amount), threshold(*p)))
+    let drawn = || {
+        deals
+            .iter()
+            .zip(&probs)
+            .filter(|(_, p)| **p > 0.0 && **p < 1.0)
+    };
+    let unit = unit_for(drawn().map(|(d, _)| d.amount));
+    let (amounts, thresholds): (Vec<i64>, Vec<u32>) = drawn()
+        .map(|(d, p)| (in_units(d.amount, unit), threshold(*p)))
         .unzip();
     Prepared {
         base: closed_won_to_date + certain,
@@ -259,6 +280,7 @@ fn prepare(
         counted: probs.iter().filter(|p| **p > 0.0).count(),
         runs: Runs {
             amounts,
+            unit,
             thresholds,
             totals: Vec::new(),
             seed,
@@ -272,7 +294,7 @@ impl Prepared {
             .runs
             .totals
             .iter()
-            .map(|&t| self.base + t as f64 / 100.0)
+            .map(|&t| self.base + t as f64 * self.runs.unit / 100.0)
             .collect();
         samples.sort_by(f64::total_cmp);
         Simulation {
@@ -323,9 +345,12 @@ pub fn simulate_from(
     let mut prepared = prepare(deals, as_of, period, closed_won_to_date, seed);
     let new = &prepared.runs;
     let n = new.amounts.len();
-    let old = earlier
-        .map(|e| &e.runs)
-        .filter(|old| old.seed == seed && old.totals.len() == sims && old.amounts.len() == n);
+    let old = earlier.map(|e| &e.runs).filter(|old| {
+        old.seed == seed
+            && old.unit == new.unit
+            && old.totals.len() == sims
+            && old.amounts.len() == n
+    });
     // Drawing for one deal means generating a buffer of 64 words; a full
     // run generates n words: update only while that is cheaper.
     let update = old.and_then(|old| {
@@ -431,6 +456,26 @@ pub fn simulate_naive(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn absurd_amounts_do_not_overflow_the_totals() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 1, 10).unwrap();
+        let period = Period::quarter_of(as_of);
+        let deals: Vec<OpenDeal> = (0..4)
+            .map(|_| OpenDeal {
+                amount: 5e16,
+                win_prob: 0.5,
+                days_to_close: [10.0, 20.0, 30.0],
+            })
+            .collect();
+        let sim = simulate(&deals, as_of, period, 0.0, 2_000, 7);
+        let (p10, p90) = (sim.quantile(0.1), sim.quantile(0.9));
+        assert!(
+            p10 >= 0.0 && p90 <= 2e17 * 1.0001 && p10 <= p90,
+            "{p10} {p90}"
+        );
+        assert!(sim.quantile(0.5) > 0.0);
+    }
+
     use super::*;
 
     fn day(s: &str) -> NaiveDate {

@@ -187,10 +187,12 @@ impl ScalarUDFImpl for ForecastQuantile {
                     out.push(None);
                     continue;
                 }
-                let (start, end) = (
-                    crate::time::days_to_date(s.value(i)),
-                    crate::time::days_to_date(e.value(i)),
-                );
+                let (Some(start), Some(end)) = (
+                    crate::time::checked_days_to_date(s.value(i)),
+                    crate::time::checked_days_to_date(e.value(i)),
+                ) else {
+                    return exec_err!("forecast_quantile: the period is outside the calendar");
+                };
                 if end < start {
                     return exec_err!(
                         "forecast_quantile: the period ends ({end}) before it starts ({start})"

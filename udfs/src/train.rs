@@ -47,6 +47,10 @@ pub const SNAPSHOT_EVERY_DAYS: i64 = 14;
 /// The win-probability label is "won within this many days of the cut-off";
 /// time to close is learned from those wins.
 pub const HORIZON_DAYS: i64 = 180;
+/// Training snapshots cover at most this many years before the last
+/// cut-off (about 130 snapshots): older pipeline says little about today's,
+/// and a data set reaching back decades must not make training run for hours.
+pub const MAX_TRAINING_YEARS: i64 = 5;
 /// Share of snapshot rows, most recently resolved, held out of training.
 pub const HOLDOUT_SHARE: f64 = 0.3;
 
@@ -152,9 +156,11 @@ pub async fn train(
         });
     }
     let first_created = first_created(ctx).await?.unwrap_or(as_of);
+    let last_cutoff = as_of - Duration::days(HORIZON_DAYS);
+    let window_start = last_cutoff - Duration::days(365 * MAX_TRAINING_YEARS);
     let mut cutoffs = Vec::new();
-    let mut t = first_created + Duration::days(30);
-    while t <= as_of - Duration::days(HORIZON_DAYS) {
+    let mut t = (first_created + Duration::days(30)).max(window_start);
+    while t <= last_cutoff {
         cutoffs.push(t);
         t += Duration::days(SNAPSHOT_EVERY_DAYS);
     }

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
     /// How many past complete quarters to test (at least 4 for a useful coverage figure).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=backtest::MAX_QUARTERS as u64))]
     quarters: usize,
 }
 
@@ -20,15 +21,22 @@ fn money(v: f64) -> String {
 pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCode> {
     let session = open_session(project, ModelUse::Skip).await?;
     let rows = backtest::run(&session, project, args.quarters, &|msg| {
-        eprintln!("revintel: {msg}")
+        tell!("revintel: {msg}")
     })
     .await?;
-    println!(
+    say!(
         "{:<12} {:<25} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8}",
-        "cut-off", "quarter", "P10", "P50", "P90", "actual", "inside", "APE P50"
+        "cut-off",
+        "quarter",
+        "P10",
+        "P50",
+        "P90",
+        "actual",
+        "inside",
+        "APE P50"
     );
     for r in &rows {
-        println!(
+        say!(
             "{:<12} {:<25} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7.1}%",
             r.cutoff.to_string(),
             format!("{} – {}", r.period.start, r.period.end),
@@ -43,7 +51,7 @@ pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCo
     let n = rows.len().max(1) as f64;
     let coverage = rows.iter().filter(|r| r.inside()).count() as f64 / n;
     let mape = rows.iter().map(BacktestRow::ape).sum::<f64>() / n;
-    println!(
+    say!(
         "\nP10–P90 coverage {:.0}% ({} of {} cut-offs; an honest band covers about 80%, and {} cut-offs is a small sample), MAPE of P50 {:.1}%",
         coverage * 100.0,
         rows.iter().filter(|r| r.inside()).count(),
@@ -52,6 +60,6 @@ pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCo
         mape * 100.0
     );
     let path = backtest::save(project, &rows)?;
-    println!("saved to {} (SQL: SELECT * FROM backtest)", path.display());
+    say!("saved to {} (SQL: SELECT * FROM backtest)", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -24,10 +24,12 @@ use std::time::{Duration, Instant};
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Deals for the seed benchmark.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=revintel::seed::MAX_DEALS as u64))]
     deals: usize,
     /// Runs of each whole-process SQL measurement.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
     runs: usize,
     /// Only the model benchmarks.
     #[arg(long)]

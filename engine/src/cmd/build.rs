@@ -89,7 +89,7 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
         match Template::load(Path::new(&build::shown_path(path))) {
             Ok(t) => templates.push(t),
             Err(e) => {
-                eprintln!("{e}");
+                tell!("{e}");
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -128,15 +128,15 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
         )
         .await;
         match outcome {
-            Ok(built) => println!("{}", summary(&built)),
+            Ok(built) => say!("{}", summary(&built)),
             Err(e) => {
                 failed += 1;
-                eprintln!("{e}");
+                tell!("{e}");
             }
         }
     }
     if failed > 0 {
-        eprintln!(
+        tell!(
             "revintel: {failed} of {} templates failed; their previous outputs are unchanged",
             templates.len()
         );
@@ -159,17 +159,15 @@ async fn ensure_backtest(
     {
         return Ok(());
     }
-    eprintln!(
-        "revintel: no backtest yet; forecasting the last four quarters as they stood (once) …"
-    );
-    match revintel::backtest::run(session, project, 4, &|msg| eprintln!("revintel: {msg}")).await {
+    tell!("revintel: no backtest yet; forecasting the last four quarters as they stood (once) …");
+    match revintel::backtest::run(session, project, 4, &|msg| tell!("revintel: {msg}")).await {
         Ok(rows) => {
             revintel::backtest::save(project, &rows)?;
             revintel::models::register_backtest(session, project)
                 .context("registering the backtest")?;
         }
         // Too little history is not a reason to withhold the rest of the report.
-        Err(e) => eprintln!("warning: backtest not run: {e}"),
+        Err(e) => tell!("warning: backtest not run: {e}"),
     }
     Ok(())
 }

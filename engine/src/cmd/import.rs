@@ -63,30 +63,37 @@ pub async fn run(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode
     let selected = |name: &str| args.sources.is_empty() || args.sources.iter().any(|s| s == name);
 
     match &project.config {
-        Some(c) => println!("sources of {}", c.display()),
-        None => println!(
+        Some(c) => say!("sources of {}", c.display()),
+        None => say!(
             "sources of the demo project ({})",
             project.data_dir.display()
         ),
     }
-    println!();
+    say!();
     let rows: Vec<&FileLoad> = report
         .files
         .iter()
         .filter(|f| selected(&f.source))
         .collect();
+    // Bounded: a name is the user's, and padding past 65,535 panics.
     let width = rows
         .iter()
-        .map(|f| f.source.len())
+        .map(|f| f.source.chars().count())
         .chain([6])
         .max()
-        .unwrap_or(6);
-    println!(
+        .unwrap_or(6)
+        .min(60);
+    say!(
         "{:<width$}  {:<16} {:<14} {:>10} {:>10} {:>10}",
-        "source", "kind", "table", "read", "loaded", "rejected"
+        "source",
+        "kind",
+        "table",
+        "read",
+        "loaded",
+        "rejected"
     );
     for f in &rows {
-        println!(
+        say!(
             "{:<width$}  {:<16} {:<14} {:>10} {:>10} {:>10}",
             f.source,
             kind_of(project, f),
@@ -100,15 +107,15 @@ pub async fn run(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode
         if f.notes.is_empty() && f.rejected.is_empty() {
             continue;
         }
-        println!("\n{} → {} ({})", f.source, f.table, f.file.display());
+        say!("\n{} → {} ({})", f.source, f.table, f.file.display());
         for note in &f.notes {
-            println!("  note: {note}");
+            say!("  note: {}", note);
         }
         for r in f.rejected.iter().take(args.show) {
-            println!("  rejected: {r}");
+            say!("  rejected: {}", r);
         }
         if f.rejected.len() > args.show {
-            println!(
+            say!(
                 "  … and {} more rejected rows",
                 f.rejected.len() - args.show
             );
@@ -118,13 +125,13 @@ pub async fn run(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode
     for (name, e) in &assembled.failures {
         if selected(name) {
             failed = true;
-            println!("\n{name}: NOT LOADED: {e}");
+            say!("\n{name}: NOT LOADED: {e}");
         }
     }
     let totals = rows.iter().fold((0, 0, 0), |(r, l, j), f| {
         (r + f.rows_read, l + f.rows_loaded, j + f.rows_rejected())
     });
-    println!(
+    say!(
         "\n{} rows read = {} loaded + {} rejected.",
         thousands(totals.0),
         thousands(totals.1),
@@ -139,18 +146,18 @@ pub async fn run(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode
         Some(path) => {
             let n = rejects_file::write(&path, report)?;
             if n > 0 {
-                println!("{n} rejected rows written to {}.", path.display());
+                say!("{n} rejected rows written to {}.", path.display());
             } else {
-                println!("No rejected rows; {} not written.", path.display());
+                say!("No rejected rows; {} not written.", path.display());
             }
         }
-        None => println!(
+        None => say!(
             "Nothing was written (--write-rejects keeps the rejected rows in out/rejects.csv)."
         ),
     }
     let strict_failure = project.strict && totals.2 > 0;
     if strict_failure {
-        println!("strict: rows were rejected.");
+        say!("strict: rows were rejected.");
     }
     Ok(if failed || strict_failure {
         ExitCode::FAILURE

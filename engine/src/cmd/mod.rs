@@ -1,5 +1,7 @@
 //! One module per subcommand, each with its own arguments.
 
+#[macro_use]
+pub mod messages;
 mod backtest;
 mod bench;
 mod bench_import;
@@ -63,8 +65,9 @@ enum Command {
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    revintel::sources::csv_file::parse_iso_date(s)
-        .ok_or_else(|| format!("`{s}` is not a date; expected YYYY-MM-DD"))
+    let date = revintel::sources::csv_file::parse_iso_date(s)
+        .ok_or_else(|| format!("`{s}` is not a date; expected YYYY-MM-DD"))?;
+    revintel::sources::values::plausible_date(date)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -103,6 +106,9 @@ pub enum ModelUse {
 pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result<Session> {
     revintel::demo::ensure_demo_data(project)?;
     let mut session = Session::open(project).await?;
+    for warning in &session.warnings {
+        tell!("warning: {warning}");
+    }
     let attach = match models {
         ModelUse::Skip => false,
         ModelUse::IfPresent => revintel::models::present(project),
@@ -116,7 +122,7 @@ pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result
             Ok(()) => {}
             // Raw tables stay usable when an optional model cannot be read.
             Err(e) if models == ModelUse::IfPresent => {
-                eprintln!("warning: models not attached: {e}");
+                tell!("warning: models not attached: {e}");
             }
             Err(e) => return Err(e.into()),
         }
@@ -125,7 +131,7 @@ pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result
     revintel::sources::rejects_file::publish(&project.out_dir, &session.load);
     for file in &session.load.files {
         if let Some(first) = file.rejected.first() {
-            eprintln!(
+            tell!(
                 "warning: {}: {} of {} rows rejected (first: {first}); see `SELECT * FROM load_rejects`",
                 file.file.display(),
                 file.rows_rejected(),

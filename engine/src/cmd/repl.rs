@@ -34,7 +34,7 @@ pub async fn run(session: &Session, mut options: OutputOptions) -> anyhow::Resul
         // A missing history file is normal on first use.
         let _ = editor.load_history(path);
     }
-    eprintln!(
+    tell!(
         "revintel SQL shell — pipeline as of {}. \\d lists tables, \\? helps, \\q quits.",
         session.as_of
     );
@@ -81,7 +81,7 @@ pub async fn run(session: &Session, mut options: OutputOptions) -> anyhow::Resul
     }
     if let Some(path) = &history {
         if let Err(e) = editor.save_history(path) {
-            eprintln!("warning: {}: cannot save the history: {e}", path.display());
+            tell!("warning: {}: cannot save the history: {e}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -96,7 +96,7 @@ async fn execute(session: &Session, sql: &str, options: &OutputOptions) {
     let statements = match query::prepare(sql) {
         Ok(statements) => statements,
         Err(e) => {
-            eprintln!("{}", e.render(sql, "<input>"));
+            tell!("{}", e.render(sql, "<input>"));
             return;
         }
     };
@@ -111,11 +111,11 @@ async fn execute(session: &Session, sql: &str, options: &OutputOptions) {
         match written {
             Ok(_) => {}
             Err(output::OutputError::Query(e)) => {
-                eprintln!("{}", e.render(sql, "<input>"));
+                tell!("{}", e.render(sql, "<input>"));
                 return;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                tell!("error: {e}");
                 return;
             }
         }
@@ -128,7 +128,7 @@ async fn command(session: &Session, line: &str, options: &mut OutputOptions) -> 
     let arg = words.next();
     match (name, arg) {
         ("\\q", _) => return Flow::Quit,
-        ("\\?" | "\\h" | "\\help", _) => eprintln!("{HELP}"),
+        ("\\?" | "\\h" | "\\help", _) => tell!("{HELP}"),
         ("\\c", _) => {}
         ("\\d", None) => execute(session, LIST_COLUMNS, &OutputOptions::new(Format::Table)).await,
         ("\\d", Some(table)) => {
@@ -142,9 +142,9 @@ async fn command(session: &Session, line: &str, options: &mut OutputOptions) -> 
         }
         ("\\format", Some(f)) => match <Format as clap::ValueEnum>::from_str(f, true) {
             Ok(f) => options.format = f,
-            Err(_) => eprintln!("error: unknown format `{f}`; use table, csv or json"),
+            Err(_) => tell!("error: unknown format `{f}`; use table, csv or json"),
         },
-        _ => eprintln!("error: unknown command `{line}`; \\? lists the commands"),
+        _ => tell!("error: unknown command `{line}`; \\? lists the commands"),
     }
     Flow::Continue
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 #[derive(Debug, clap::Args)]
 pub struct SeedArgs {
     /// Number of deals created over the two years up to the as-of date.
-    #[arg(long, default_value_t = seed::DEFAULT_DEALS)]
+    #[arg(long, default_value_t = seed::DEFAULT_DEALS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=seed::MAX_DEALS as u64))]
     deals: usize,
     /// Random seed; the same seed and arguments give byte-identical files.
     #[arg(long, default_value_t = seed::DEFAULT_SEED)]
@@ -33,7 +34,7 @@ pub fn run(
     let dir = args.out.unwrap_or_else(|| project.data_dir.clone());
     let started = Instant::now();
     let s = seed::write_demo_data(&dir, &options)?;
-    println!(
+    say!(
         "wrote {} deals ({} won, {} lost, {} open as of {}), {} stage-history rows, {} accounts, {} reps, {} products to {} in {:.2} s",
         s.deals,
         s.won,

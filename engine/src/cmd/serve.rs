@@ -28,7 +28,7 @@ pub struct ServeArgs {
 
 pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !args.host.is_loopback() {
-        eprintln!(
+        tell!(
             "warning: serving on {}: anyone who can reach this address can read the reports \
              (requests must name it, or a host allowed with --allow-host)",
             args.host
@@ -41,7 +41,7 @@ pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode>
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let address = listener.local_addr()?;
-    println!("serving http://{address}/");
+    say!("serving http://{address}/");
     let mut allowed = project.allowed_hosts.clone();
     allowed.extend(args.allow_host.iter().cloned());
     let app = router(state.clone(), HostPolicy::new(address, &allowed));
@@ -59,7 +59,7 @@ pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode>
         // Publish first: a page loaded after the log line shows the new state.
         state.publish(live.reports(), events);
         for rebuild in rebuilt {
-            println!("{}", rebuild.log_line());
+            say!("{}", rebuild.log_line());
         }
     })
     .await;

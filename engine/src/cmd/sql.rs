@@ -52,7 +52,7 @@ pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
     let statements = match query::parse(&sql) {
         Ok(statements) => statements,
         Err(e) => {
-            eprintln!("{}", e.render(&sql, &origin));
+            tell!("{}", e.render(&sql, &origin));
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -68,7 +68,7 @@ pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
     let statements = match query::prepare(&sql) {
         Ok(statements) => statements,
         Err(e) => {
-            eprintln!("{}", e.render(&sql, &origin));
+            tell!("{}", e.render(&sql, &origin));
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -86,7 +86,7 @@ pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
             Err(e) if e.is_broken_pipe() => return Ok(ExitCode::SUCCESS),
             Err(output::OutputError::Query(e)) => {
                 let _ = out.flush();
-                eprintln!("{}", e.render(&sql, &origin));
+                tell!("{}", e.render(&sql, &origin));
                 return Ok(ExitCode::FAILURE);
             }
             Err(e) => return Err(e.into()),

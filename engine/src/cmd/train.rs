@@ -35,7 +35,7 @@ pub async fn run(project: &Project) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let report = report?;
     print!("{}", summary(&report));
-    println!(
+    say!(
         "models and metrics.json written to {}",
         project.models_dir.display()
     );

@@ -19,7 +19,7 @@ pub async fn run(project: &Project, args: WatchArgs) -> anyhow::Result<ExitCode>
     let live = start(project, &args.reports).await?;
     watch_loop(live, |_, rebuilt| {
         for rebuild in rebuilt {
-            println!("{}", rebuild.log_line());
+            say!("{}", rebuild.log_line());
         }
     })
     .await
@@ -43,7 +43,7 @@ pub async fn start(project: &Project, args: &ReportArgs) -> anyhow::Result<Live>
         .await
         .context("starting the live rebuild")?;
     for rebuild in &first {
-        println!("{}", rebuild.log_line());
+        say!("{}", rebuild.log_line());
     }
     Ok(live)
 }
@@ -63,7 +63,7 @@ pub async fn watch_loop(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!("watching {} (Ctrl-C to stop)", shown(&watched));
+    say!("watching {} (Ctrl-C to stop)", shown(&watched));
     loop {
         let batch = tokio::select! {
             batch = watcher.next() => batch,
@@ -73,7 +73,7 @@ pub async fn watch_loop(
             return Ok(ExitCode::SUCCESS);
         };
         for e in batch.errors {
-            eprintln!("warning: watching: {e}");
+            tell!("warning: watching: {e}");
         }
         let changes: BTreeSet<Change> = batch
             .paths
@@ -91,7 +91,7 @@ pub async fn watch_loop(
         if live.watched() != watched {
             watched = live.watched();
             watcher = Watcher::new(&watched)?;
-            println!("watching {}", shown(&watched));
+            say!("watching {}", shown(&watched));
         }
     }
 }

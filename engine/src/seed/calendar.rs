@@ -46,9 +46,11 @@ impl Calendar {
         let window_start = as_of_day - WINDOW_DAYS + 1;
         let table_start = window_start - TABLE_BEFORE;
         let table_end = as_of_day + TABLE_AFTER;
-        if as_of.year() < 1900 || as_of.year() > 9990 {
+        // Two years of history before it and close dates after it must stay
+        // within the dates a load accepts (1970-01-01 to 2099-12-31).
+        if as_of.year() < 1975 || as_of.year() > 2095 {
             return Err(SeedError::InvalidOptions(format!(
-                "as-of date {as_of} is outside the supported years 1900..=9990"
+                "as-of date {as_of} is outside the supported years 1975..=2095"
             )));
         }
         let mut text = Vec::with_capacity((table_end - table_start + 1) as usize);

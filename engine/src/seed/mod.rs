@@ -51,6 +51,8 @@ use write::AtomicFile;
 
 /// Number of deals `revintel seed` generates by default.
 pub const DEFAULT_DEALS: usize = 5_000;
+/// The most deals the generator makes (about 4 GB of CSV).
+pub const MAX_DEALS: usize = 10_000_000;
 /// Seed `revintel seed` uses by default.
 pub const DEFAULT_SEED: u64 = 42;
 
@@ -156,10 +158,11 @@ fn write_with_threads(
     opts: &SeedOptions,
     threads: usize,
 ) -> Result<SeedSummary, SeedError> {
-    if opts.deals == 0 {
-        return Err(SeedError::InvalidOptions(
-            "the number of deals must be at least 1, not 0".into(),
-        ));
+    if !(1..=MAX_DEALS).contains(&opts.deals) {
+        return Err(SeedError::InvalidOptions(format!(
+            "the number of deals must be from 1 to {MAX_DEALS}, not {}",
+            opts.deals
+        )));
     }
     let cal = Calendar::new(opts.as_of)?;
     fs::create_dir_all(dir).map_err(|cause| SeedError::CreateDir {

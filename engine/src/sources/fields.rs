@@ -192,8 +192,9 @@ fn parse_cell<'a>(plan: &FieldPlan, text: &'a str) -> Result<Cell<'a>, String> {
         ColumnType::Date => plan
             .date
             .parse(text)
-            .map(|d| Cell::Date(date_to_days(d)))
-            .ok_or_else(|| format!("expected {}, found `{text}`", plan.date.describe())),
+            .ok_or_else(|| format!("expected {}, found `{text}`", plan.date.describe()))
+            .and_then(super::values::plausible_date)
+            .map(|d| Cell::Date(date_to_days(d))),
     }
 }
 

@@ -147,18 +147,18 @@ impl RecordHook for HubspotHistory<'_> {
             if text.is_empty() {
                 continue;
             }
-            match self.date.parse(text) {
-                Some(d) => self.pending.push((k, date_to_days(d))),
-                None => {
+            let parsed = self
+                .date
+                .parse(text)
+                .ok_or_else(|| format!("expected {}, found `{text}`", self.date.describe()))
+                .and_then(super::values::plausible_date);
+            match parsed {
+                Ok(d) => self.pending.push((k, date_to_days(d))),
+                Err(reason) => {
                     return Err((
                         col.header.clone(),
                         Some(text.to_string()),
-                        format!(
-                            "column {} (`{}`): expected {}, found `{text}`",
-                            col.index + 1,
-                            col.header,
-                            self.date.describe()
-                        ),
+                        format!("column {} (`{}`): {reason}", col.index + 1, col.header),
                     ))
                 }
             }

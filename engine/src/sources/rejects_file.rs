@@ -4,6 +4,11 @@
 //! Written atomically (a temporary file in the same folder, synced, then
 //! renamed over the old one), so a reader never sees half a file. When a load
 //! rejects nothing, a previous file is removed rather than left to mislead.
+//!
+//! The file is opened in spreadsheets, and a rejected value is whatever the
+//! export held: a cell beginning with `=`, `+`, `-`, `@`, a tab or a CR is
+//! written with a leading `'` ([`crate::output::neutralise_formula`]), so
+//! `=HYPERLINK(…)` shows as text instead of running.
 
 use super::report::LoadReport;
 use std::path::{Path, PathBuf};
@@ -33,7 +38,7 @@ pub fn write(path: &Path, report: &LoadReport) -> std::io::Result<usize> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(COLUMNS)?;
     for (f, r) in &rows {
-        w.write_record([
+        let cells = [
             f.source.as_str(),
             f.table.as_str(),
             &r.file.display().to_string(),
@@ -41,7 +46,13 @@ pub fn write(path: &Path, report: &LoadReport) -> std::io::Result<usize> {
             r.field.as_deref().unwrap_or(""),
             r.value.as_deref().unwrap_or(""),
             r.reason.as_str(),
-        ])?;
+        ];
+        w.write_record(
+            cells
+                .map(crate::output::neutralise_formula)
+                .iter()
+                .map(|c| c.as_ref()),
+        )?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     reports::atomic::write_atomic(path, &bytes)?;
@@ -100,6 +111,17 @@ mod tests {
             1,
             "no temp file left"
         );
+        // A value a spreadsheet would run is written as text.
+        report.files[0].rejected[0].value = Some("=HYPERLINK(\"http://e.vil\",\"x\")".into());
+        write(&path, &report).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let row = csv::Reader::from_reader(text.as_bytes())
+            .into_records()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&row[5], "'=HYPERLINK(\"http://e.vil\",\"x\")");
+
         report.files[0].rejected.clear();
         assert_eq!(write(&path, &report).unwrap(), 0);
         assert!(!path.exists());

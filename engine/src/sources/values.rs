@@ -9,8 +9,37 @@
 //! misread. Numbers may carry a currency symbol or code and thousands
 //! separators, but the separators must sit where the declared locale puts
 //! them — `1.200,50` under a `1,234.56` locale is an error, not 1.2005.
+//!
+//! A date must also be plausible for a CRM record: from [`EARLIEST_DATE`]
+//! through [`LATEST_DATE`]. A deal "created" on 0001-01-01 is a data error
+//! (a zero or placeholder date) and would make every date-driven loop —
+//! training snapshots, backtest cut-offs — run for hours; it is rejected
+//! with its row, like any other unreadable value.
 
 use chrono::NaiveDate;
+
+/// The earliest date a record may carry.
+pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+/// The latest date a record may carry (far enough for placeholder close dates).
+pub const LATEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2099, 12, 31) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
+
+/// `date` if it lies within [`EARLIEST_DATE`]..=[`LATEST_DATE`], else why not.
+pub fn plausible_date(date: NaiveDate) -> Result<NaiveDate, String> {
+    if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {
+        Ok(date)
+    } else {
+        Err(format!(
+            "the date {date} is outside the accepted range {EARLIEST_DATE} to {LATEST_DATE}"
+        ))
+    }
+}
 
 /// Parses `YYYY-MM-DD`, the only date layout of canonical files.
 pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {

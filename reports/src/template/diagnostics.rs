@@ -304,7 +304,10 @@ fn unclosed_block(body: &str) -> Option<(usize, usize, String)> {
             i = at + 1;
             continue;
         }
-        let Some(end) = rest.find("%}") else { break };
+        // Searched after the opening `{%`, so `{%}` is not taken as a whole tag.
+        let Some(end) = rest[2..].find("%}").map(|e| e + 2) else {
+            break;
+        };
         let inside = rest[2..end].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
         let name: String = inside
             .chars()

@@ -442,3 +442,11 @@ fn text_right_after_a_shown_fence_stays_outside_it() {
         ]
     );
 }
+
+/// A `{%}` inside a string and a block left open: a located error, no panic.
+#[test]
+fn an_open_block_after_a_stray_tag_opener_is_an_error() {
+    let source = "---\ntitle: T\n---\n{{ \"{%}\" }}\n{% if true %}\nx\n";
+    let err = Template::parse("t.md", source).expect_err("the block is never closed");
+    assert!(err.line >= 4, "{err}");
+}

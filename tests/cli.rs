@@ -697,3 +697,135 @@ fn scored_deals_train_on_first_use_then_reuse_cached_scores() {
     assert!(!stderr(&o).contains("training"), "{}", stderr(&o));
     assert_eq!(stdout(&o), first);
 }
+
+/// Out-of-range flags are refused by name before any work starts.
+#[test]
+fn out_of_range_flags_are_refused_not_panicked_on() {
+    let dir = tiny_project();
+    for args in [
+        vec!["backtest", "--quarters", "2000000"],
+        vec!["backtest", "--quarters", "0"],
+        vec!["seed", "--deals", "18446744073709551615"],
+        vec!["seed", "--deals", "0"],
+        vec!["--as-of", "0001-01-01", "sql", "-c", "SELECT 1"],
+        vec!["--as-of", "9999-12-31", "sql", "-c", "SELECT 1"],
+        vec!["sql", "--max-rows", "99999999999", "-c", "SELECT 1"],
+    ] {
+        let o = revintel(dir.path(), &args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.contains("error:"), "{args:?}: {err}");
+    }
+}
+
+/// Two writers on one project do not interleave: while another process
+/// holds the write lock, `build` says whom it waits for and writes nothing;
+/// once released it builds.
+#[test]
+fn a_second_writer_waits_and_says_for_whom() {
+    use std::io::{BufRead, BufReader, Write as _};
+    let dir = tiny_project();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/a.md"),
+        "---\ntitle: A\nformats: [html]\n---\n```sql n\nSELECT count(*) AS n FROM deals\n```\n\n{{ n.rows[0].n }} deals.\n",
+    )
+    .unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let mut held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(models.join(".revintel.lock"))
+        .unwrap();
+    held.lock().unwrap();
+    held.write_all(b"process 4242 (revintel train)\n").unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_revintel"))
+        .args(["build"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "build ended without waiting"
+        );
+        if line.contains("waiting for") {
+            break;
+        }
+    }
+    assert!(line.contains("process 4242 (revintel train)"), "{line}");
+    assert!(
+        !dir.path().join("out/a.html").exists(),
+        "nothing written while waiting"
+    );
+    held.unlock().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert!(std::fs::read_to_string(dir.path().join("out/a.html"))
+        .unwrap()
+        .contains("7 deals."));
+}
+
+/// A config found in a parent folder is named, so nobody is surprised by
+/// which data a command read; one in the working folder is not.
+#[test]
+fn a_config_in_a_parent_folder_is_named() {
+    let dir = tiny_project();
+    let sub = dir.path().join("reports/drafts");
+    std::fs::create_dir_all(&sub).unwrap();
+    let o = revintel(&sub, &["sql", "-c", "SELECT count(*) AS n FROM deals"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let config = dir.path().join("revintel.toml");
+    assert!(
+        err.contains(&format!("using {}", config.display())) && err.contains("parent folder"),
+        "{err}"
+    );
+    let o = revintel(dir.path(), &["sql", "-c", "SELECT 1"]);
+    assert!(!stderr(&o).contains("parent folder"), "{}", stderr(&o));
+}
+
+/// One malformed DATAFUSION_* variable is named (it used to drop all of
+/// them silently); a well-formed one still applies.
+#[test]
+fn a_malformed_datafusion_variable_is_named() {
+    let dir = tiny_project();
+    let run = |vars: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_revintel"));
+        c.args(["sql", "--format", "csv", "-c", "SELECT value AS v FROM information_schema.df_settings WHERE name = 'datafusion.execution.target_partitions'"])
+            .current_dir(dir.path());
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let o = run(&[
+        ("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "3"),
+        ("DATAFUSION_EXECUTION_BATCH_SIZE", "lots"),
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("$DATAFUSION_EXECUTION_BATCH_SIZE = `lots`"),
+        "{err}"
+    );
+    let o = run(&[("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "3")]);
+    assert_eq!(stdout(&o), "v\n3\n", "{}", stderr(&o));
+    let o = run(&[("DATAFUSION_EXECUTION_TARGET_PARTITION", "3")]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("DATAFUSION_EXECUTION_TARGET_PARTITION names no DataFusion setting"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -595,3 +595,134 @@ fn import_command_reports_without_writing_and_sessions_keep_rejects() {
     let kept = std::fs::read_to_string(dir.path().join("out/rejects.csv")).unwrap();
     assert_eq!(kept.lines().count(), 1 + 4, "{kept}");
 }
+
+mod properties {
+    //! Whatever bytes an export holds, loading never panics and never loses
+    //! a row silently: every file reports rows read = loaded + rejected,
+    //! and the table holds exactly the rows reported loaded.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Loads `bytes` as the only file of a `kind` import; the report of it,
+    /// or the error that refused the whole file.
+    fn load_bytes(kind: &str, bytes: &[u8]) -> Result<Assembled, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("export.csv"), bytes).unwrap();
+        #[derive(serde::Deserialize)]
+        struct Entries {
+            import: Vec<revintel::sources::ImportSpec>,
+        }
+        let entries: Entries = toml::from_str(&format!(
+            "[[import]]\nkind = \"{kind}\"\npath = \"export.csv\"\n{}",
+            if kind == "csv" {
+                "entity = \"deals\"\n"
+            } else {
+                ""
+            }
+        ))
+        .unwrap();
+        let set = SourceSet {
+            root: dir.path().to_path_buf(),
+            config: dir.path().join("revintel.toml"),
+            folder: None,
+            imports: entries.import,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(load_sources(&set, None, false, OnFailure::Stop))
+            .map_err(|e| e.to_string())
+    }
+
+    fn reconciled(a: &Assembled) {
+        for f in &a.report.files {
+            assert_eq!(
+                f.rows_read,
+                f.rows_loaded + f.rows_rejected(),
+                "{}",
+                f.file.display()
+            );
+            if let Some(t) = a.tables.iter().find(|t| t.entity.table() == f.table) {
+                if a.report.files.iter().filter(|g| g.table == f.table).count() == 1 {
+                    assert!(
+                        t.batch.num_rows() as u64 <= f.rows_loaded.max(t.batch.num_rows() as u64)
+                    );
+                }
+            }
+        }
+    }
+
+    const DEALS_HEADER: &str = "deal_id,name,account_id,owner_id,product_id,amount,currency,stage,forecast_category,created_date,close_date,closed_date,outcome,lead_source,deal_type,last_activity_date";
+
+    /// A cell as exports write them: plausible values, near misses and junk.
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[A-Za-z0-9 ]{0,12}",
+            "-?[0-9]{1,9}(\\.[0-9]{1,3})?",
+            "(19|20|00|99)[0-9]{2}-[01][0-9]-[0-3][0-9]",
+            "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}",
+            Just("\"quoted, with comma\"".to_string()),
+            Just("\"line\nbreak\"".to_string()),
+            Just("\"unterminated".to_string()),
+            Just("=HYPERLINK(\"x\")".to_string()),
+            Just("\u{1b}[2J".to_string()),
+            Just("Closed Won".to_string()),
+            Just("Prospecting".to_string()),
+            Just("won".to_string()),
+            Just("open".to_string()),
+            Just("1e400".to_string()),
+            Just("NaN".to_string()),
+            any::<String>(),
+        ]
+    }
+
+    fn rows() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::collection::vec(cell(), 0..20), 0..30).prop_map(
+            |rows| {
+                let mut text = format!("{DEALS_HEADER}\n");
+                for row in rows {
+                    text.push_str(&row.join(","));
+                    text.push('\n');
+                }
+                text
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600),
+            kind in prop_oneof![Just("csv"), Just("salesforce"), Just("hubspot")],
+        ) {
+            if let Ok(a) = load_bytes(kind, &bytes) {
+                reconciled(&a);
+            }
+        }
+
+        #[test]
+        fn arbitrary_rows_are_loaded_or_rejected_never_lost(text in rows()) {
+            match load_bytes("csv", text.as_bytes()) {
+                Ok(a) => {
+                    reconciled(&a);
+                    let f = a.report.files.iter().find(|f| f.table == "deals").unwrap();
+                    let loaded = table(&a, Entity::Deals).num_rows() as u64;
+                    prop_assert_eq!(loaded, f.rows_loaded);
+                    // Read as an independent CSV reader counts the records.
+                    let records = csv::ReaderBuilder::new()
+                        .flexible(true)
+                        .from_reader(text.as_bytes())
+                        .records()
+                        .count() as u64;
+                    prop_assert_eq!(f.rows_read, records);
+                }
+                // A file refused whole says why; nothing was half-loaded.
+                Err(e) => prop_assert!(!e.is_empty()),
+            }
+        }
+    }
+}

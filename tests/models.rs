@@ -259,6 +259,7 @@ async fn trained_models_behave() {
     forecast_tables_agree(&session).await;
     incremental_scoring_equals_full(&project, &m).await;
     broken_models_are_named(&project.models_dir);
+    model_files_are_one_unit(&project.models_dir);
 }
 
 /// Editing one open deal rescores it alone, with exactly the scores a full
@@ -474,6 +475,67 @@ async fn backtest_compares_forecasts_with_what_was_won() {
     assert_eq!(batch.num_rows(), 2);
 }
 
+/// The saved files are one set: any file that is not the one its manifest
+/// lists (another run's, or one left by an interrupted run) makes the set
+/// refused by name — never a booster paired with another run's calibration.
+fn model_files_are_one_unit(models: &Path) {
+    let copy = tempfile::tempdir().unwrap();
+    let dir = copy.path();
+    for entry in std::fs::read_dir(models).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<&str> = manifest["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for name in [
+        "win_prob.txt",
+        "win_prob.json",
+        "time_to_close_p10.txt",
+        "time_to_close_p50.txt",
+        "time_to_close_p90.txt",
+        "time_to_close.json",
+        "metrics.json",
+    ] {
+        assert!(listed.contains(&name), "{name} in {listed:?}");
+    }
+    assert!(Models::load(dir).is_ok());
+
+    // Another run's calibration beside this run's booster.
+    let meta_path = dir.join("win_prob.json");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    let other: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let mut other = other;
+    other["data_fingerprint"] = serde_json::Value::String("another run".into());
+    std::fs::write(&meta_path, serde_json::to_vec_pretty(&other).unwrap()).unwrap();
+    let err = Models::load(dir).err().expect("a mixed set is refused");
+    assert!(
+        matches!(err, ModelError::Inconsistent { .. })
+            && err.to_string().contains("win_prob.json")
+            && err.to_string().contains("revintel train"),
+        "{err}"
+    );
+    std::fs::write(&meta_path, &meta).unwrap();
+    assert!(Models::load(dir).is_ok());
+
+    // A listed file gone, and no manifest at all.
+    std::fs::remove_file(dir.join("time_to_close_p50.txt")).unwrap();
+    let err = Models::load(dir).err().unwrap();
+    assert!(err.to_string().contains("time_to_close_p50.txt"), "{err}");
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    assert!(matches!(
+        Models::load(dir).err().unwrap(),
+        ModelError::Missing { .. }
+    ));
+}
+
 fn broken_models_are_named(models: &Path) {
     let copy = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(models).unwrap() {
@@ -515,4 +577,92 @@ fn broken_models_are_named(models: &Path) {
         "{err}"
     );
     assert_eq!(MODEL_FEATURES.len(), N_FEATURES);
+}
+
+/// A placeholder date (0001-01-01) is rejected at load with its row, and a
+/// deal from decades ago cannot stretch training: snapshots cover at most
+/// the last five years before the last cut-off.
+#[tokio::test]
+async fn implausible_dates_are_rejected_and_training_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = demo(dir.path(), 1_500);
+    let deals = project.data_dir.join("deals.csv");
+    let mut text = std::fs::read_to_string(&deals).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    let first = text.lines().nth(1).unwrap().to_string();
+    let cells: Vec<&str> = first.split(',').collect();
+    let row = |id: &str, created: &str, close: &str| -> String {
+        header
+            .split(',')
+            .zip(&cells)
+            .map(|(name, value)| match name {
+                "deal_id" => id.to_string(),
+                "created_date" => created.to_string(),
+                "close_date" | "closed_date" => close.to_string(),
+                "stage" => "Closed Lost".to_string(),
+                "outcome" => "lost".to_string(),
+                "forecast_category" => "Omitted".to_string(),
+                _ => value.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    text.push_str(&row("ZERO", "0001-01-01", "0001-03-01"));
+    text.push('\n');
+    text.push_str(&row("OLD", "1975-01-06", "1975-06-02"));
+    text.push('\n');
+    std::fs::write(&deals, text).unwrap();
+
+    let session = Session::open(&project).await.unwrap();
+    let rejected = session
+        .ctx
+        .sql("SELECT reason FROM load_rejects WHERE table_name = 'deals'")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let reasons: Vec<String> = rejected
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].contains("0001-01-01") && reasons[0].contains("1970-01-01 to 2099-12-31"),
+        "{reasons:?}"
+    );
+    let file = &session
+        .load
+        .files
+        .iter()
+        .find(|f| f.table == "deals")
+        .unwrap();
+    assert_eq!(file.rows_read, file.rows_loaded + file.rows_rejected());
+
+    models::train(&session, &project, &|_| {}).await.unwrap();
+    // What was built: the saved model's own record of its window.
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.models_dir.join("win_prob.json")).unwrap(),
+    )
+    .unwrap();
+    let window = &meta["window"];
+    let first_cutoff =
+        NaiveDate::parse_from_str(window["first_cutoff"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let last_cutoff =
+        NaiveDate::parse_from_str(window["last_cutoff"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    assert!(
+        (last_cutoff - first_cutoff).num_days() <= 5 * 365,
+        "{first_cutoff}..{last_cutoff}"
+    );
+    assert!(
+        window["cutoffs"].as_u64().unwrap() <= 5 * 365 / 14 + 1,
+        "{window}"
+    );
 }

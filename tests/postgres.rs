@@ -341,4 +341,40 @@ fn postgres_gives_the_same_tables_features_and_scores_as_csv() {
         String::from_utf8_lossy(&left.stdout).contains("2400"),
         "nothing was deleted"
     );
+
+    // The time zone is passed as a value: a real one is used, and text
+    // that would be SQL if pasted is only a wrong time zone.
+    for (timezone, ok) in [
+        ("America/New_York", true),
+        (
+            "UTC'; SET LOCAL transaction_read_only = off; DELETE FROM crm.deals; --",
+            false,
+        ),
+    ] {
+        std::fs::write(
+            pg_project.path().join("revintel.toml"),
+            format!(
+                "[[sources.import]]\nkind = \"postgres\"\nentity = \"deals\"\ntable = \"crm.deals\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"admin\"\ndbname = \"crm_test\"\npassword_env = \"PG_ADMIN\"\ntimezone = \"{}\"\n",
+                server.port,
+                timezone.replace('\\', "\\\\").replace('"', "\\\"")
+            ),
+        )
+        .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_revintel"))
+            .args(["import"])
+            .current_dir(pg_project.path())
+            .env("PG_ADMIN", ADMIN_PASSWORD)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.success(), ok, "{timezone}: {out}");
+        if !ok {
+            assert!(out.contains("time zone"), "{out}");
+        }
+        let left = server.psql("crm_test", "SELECT count(*) FROM crm.deals");
+        assert!(
+            String::from_utf8_lossy(&left.stdout).contains("2400"),
+            "{timezone}"
+        );
+    }
 }

@@ -657,3 +657,53 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+/// PDF metadata is true: dated when it was built (not 1 January 1970), or
+/// at $SOURCE_DATE_EPOCH for reproducible builds, which are then identical.
+#[test]
+fn pdfs_are_dated_when_built_or_reproducibly() {
+    let dir = tiny_with("Acme Core Renewal", "names.md", ESCAPES);
+    let info = |path: &Path| -> String {
+        let o = Command::new("pdfinfo")
+            .args(["-isodates"])
+            .arg(path)
+            .output()
+            .expect("pdfinfo");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let created = |text: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix("CreationDate:"))
+            .map(|d| d.trim().to_string())
+            .unwrap_or_default()
+    };
+    ok(revintel(dir.path(), &["build", "names"]));
+    let pdf = dir.path().join("out/names.pdf");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    let date = created(&info(&pdf));
+    assert!(
+        date.starts_with(&today) || date.starts_with(&yesterday),
+        "{date}"
+    );
+
+    let reproducible = |dir: &Path| -> Vec<u8> {
+        let o = Command::new(env!("CARGO_BIN_EXE_revintel"))
+            .args(["build", "names"])
+            .current_dir(dir)
+            .env("SOURCE_DATE_EPOCH", "1782777600")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        std::fs::read(dir.join("out/names.pdf")).unwrap()
+    };
+    let first = reproducible(dir.path());
+    assert!(
+        created(&info(&pdf)).starts_with("2026-06-30"),
+        "{}",
+        info(&pdf)
+    );
+    assert_eq!(first, reproducible(dir.path()), "byte-identical");
+}

@@ -369,12 +369,11 @@ fn write(
             }
             OutputFormat::Pdf => {
                 let path = with_suffix(base, ".pdf");
-                let summary = reports::pdf::write_pdf_atomic(document, &path).map_err(|e| {
-                    BuildError::Pdf {
+                let summary = reports::pdf::write_pdf_atomic_with(document, &path, &pdf_options())
+                    .map_err(|e| BuildError::Pdf {
                         path: path.clone(),
                         message: e.to_string(),
-                    }
-                })?;
+                    })?;
                 files.push(WrittenFile {
                     path,
                     format: *format,
@@ -385,6 +384,20 @@ fn write(
         }
     }
     Ok(files)
+}
+
+/// How PDFs are written: dated now, or — for reproducible builds — at
+/// `$SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds.org
+/// convention), so the same inputs give byte-identical files.
+fn pdf_options() -> reports::pdf::PdfOptions {
+    let mut options = reports::pdf::PdfOptions::default();
+    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+    {
+        options.created = epoch;
+    }
+    options
 }
 
 /// `base` with `suffix` appended: a page name may contain dots (`opp_7.v2`),

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod forecast;
 pub mod lazy_table;
 pub mod live;
+pub mod lock;
 pub mod models;
 pub mod output;
 pub mod project;

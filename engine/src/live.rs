@@ -208,6 +208,11 @@ impl Live {
         Ok((live, rebuilt))
     }
 
+    /// The project as last read (a config change re-reads it).
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
     /// Every report with its title and latest status, by file stem; while
     /// the inputs cannot be read, also [`ALL`] with that error.
     pub fn reports(&self) -> Vec<ReportInfo> {

@@ -17,11 +17,14 @@ pub struct Models {
 }
 
 impl Models {
-    /// Loads both models from `dir`.
+    /// Loads both models from `dir`, as one verified set (see
+    /// `udfs::model::ModelSet`): never one run's booster with another's
+    /// calibration.
     pub fn load(dir: &Path) -> Result<Models, ModelError> {
+        let set = udfs::model::ModelSet::read(dir)?;
         Ok(Models {
-            win_prob: Arc::new(WinProbModel::load(dir)?),
-            time_to_close: Arc::new(TimeToCloseModel::load(dir)?),
+            win_prob: Arc::new(WinProbModel::from_set(&set)?),
+            time_to_close: Arc::new(TimeToCloseModel::from_set(&set)?),
         })
     }
 }
@@ -53,13 +56,9 @@ pub async fn train(
     .await
 }
 
-/// Whether the project has trained models (at least the win-probability
-/// model's file).
+/// Whether the project has a trained set of models (its manifest).
 pub fn present(project: &Project) -> bool {
-    project
-        .models_dir
-        .join(udfs::model::WIN_PROB_MODEL)
-        .exists()
+    udfs::model::set_present(&project.models_dir)
 }
 
 /// Makes sure the session has models attached: loads them, or — when there

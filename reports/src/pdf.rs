@@ -95,14 +95,21 @@ pub struct PdfOptions {
     pub font_regular: &'static [u8],
     /// The bold face; DejaVu Sans Bold by default.
     pub font_bold: &'static [u8],
+    /// When the document was made, in seconds since 1970-01-01 UTC: its
+    /// creation and modification dates. Now, by default.
+    pub created: i64,
 }
 
 impl Default for PdfOptions {
     fn default() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         PdfOptions {
             page: PageSize::A4,
             font_regular: DEJAVU_SANS,
             font_bold: DEJAVU_SANS_BOLD,
+            created: now,
         }
     }
 }
@@ -139,7 +146,16 @@ pub fn render_pdf(doc: &Document, options: &PdfOptions) -> Result<Vec<u8>, PdfEr
 /// into a temporary file in the same folder, then renamed over `path`, so a
 /// reader never sees a half-written PDF and a failure leaves no debris.
 pub fn write_pdf_atomic(doc: &Document, path: &Path) -> Result<PdfSummary, PdfError> {
-    let (bytes, pages) = render(doc, &PdfOptions::default())?;
+    write_pdf_atomic_with(doc, path, &PdfOptions::default())
+}
+
+/// [`write_pdf_atomic`] with `options`.
+pub fn write_pdf_atomic_with(
+    doc: &Document,
+    path: &Path,
+    options: &PdfOptions,
+) -> Result<PdfSummary, PdfError> {
+    let (bytes, pages) = render(doc, options)?;
     crate::atomic::write_atomic(path, &bytes).map_err(|source| PdfError::Io {
         path: path.to_path_buf(),
         source,
@@ -175,6 +191,12 @@ fn render(doc: &Document, options: &PdfOptions) -> Result<(Vec<u8>, usize), PdfE
     let mut pdf = PdfDocument::new(&doc.title);
     pdf.metadata.info.creator = "revintel".to_string();
     pdf.metadata.info.producer = "revintel reports (printpdf 0.12)".to_string();
+    // printpdf's default is the epoch: a PDF "made" on 1 January 1970.
+    if let Ok(created) = printpdf::OffsetDateTime::from_unix_timestamp(options.created) {
+        pdf.metadata.info.creation_date = created;
+        pdf.metadata.info.modification_date = created;
+        pdf.metadata.info.metadata_date = created;
+    }
     if let Some(sub) = &doc.subtitle {
         pdf.metadata.info.subject = sub.clone();
     }

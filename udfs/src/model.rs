@@ -6,6 +6,14 @@
 //! category codes, the calibration map) and where it came from (training
 //! window, data fingerprint). Loading checks the two agree, so a model can
 //! never be fed the wrong columns silently.
+//!
+//! The trained files are one unit: a booster is only right with the
+//! calibration and encodings it was trained with. [`commit_set`] writes
+//! them together — staged and synced first, renamed under an exclusive
+//! lock, then a `manifest.json` with each file's hash, then the folder
+//! synced — and [`ModelSet::read`] reads them under a shared lock and checks
+//! every hash. So a reader sees the whole old set or the whole new set; a
+//! set left half-renamed by a crash is refused with the reason, never mixed.
 
 use crate::calibration::{Calibration, CalibrationChoice};
 use crate::model_features::{feature_names, Encodings, FeatureKind, MODEL_FEATURES, N_FEATURES};
@@ -19,6 +27,12 @@ pub const META_FORMAT: u32 = 1;
 pub const WIN_PROB_MODEL: &str = "win_prob.txt";
 pub const WIN_PROB_META: &str = "win_prob.json";
 pub const TIME_TO_CLOSE_META: &str = "time_to_close.json";
+/// The training report written beside the models.
+pub const METRICS: &str = "metrics.json";
+/// The list of a set's files with their hashes, written last.
+pub const MANIFEST: &str = "manifest.json";
+/// Taken exclusively while a set is renamed into place, shared while read.
+const COMMIT_LOCK: &str = ".commit.lock";
 /// Quantile levels of the time-to-close models.
 pub const QUANTILES: [f64; 3] = [0.1, 0.5, 0.9];
 
@@ -47,6 +61,9 @@ pub enum ModelError {
     },
     #[error("LightGBM: {0}")]
     LightGbm(String),
+    /// The files on disk are not the set the manifest lists.
+    #[error("{}: {message}; run `revintel train` to write a whole set again", path.display())]
+    Inconsistent { path: PathBuf, message: String },
 }
 
 fn lgbm(e: lightgbm3::Error) -> ModelError {
@@ -80,10 +97,9 @@ fn read_model_file(path: &Path) -> Result<String, ModelError> {
 }
 
 impl SharedBooster {
-    /// Loads a booster and returns it with the model text it was read from.
-    fn load(path: &Path) -> Result<(SharedBooster, String), ModelError> {
-        let text = read_model_file(path)?;
-        let booster = Booster::from_string(&text).map_err(|e| ModelError::Corrupt {
+    /// A booster from the model text read from `path`.
+    fn parse(path: &Path, text: &str) -> Result<SharedBooster, ModelError> {
+        let booster = Booster::from_string(text).map_err(|e| ModelError::Corrupt {
             path: path.to_path_buf(),
             message: format!("not a readable LightGBM model ({e})"),
         })?;
@@ -95,7 +111,7 @@ impl SharedBooster {
                 found: names.join(", "),
             });
         }
-        Ok((SharedBooster(booster), text))
+        Ok(SharedBooster(booster))
     }
 
     /// Raw scores (for the binary model: log-odds margins), one per row.
@@ -158,12 +174,35 @@ pub struct WinProbModel {
 }
 
 impl WinProbModel {
+    /// Loads the model from `dir`'s files, one by one (see
+    /// [`WinProbModel::from_set`] for a verified set).
     pub fn load(dir: &Path) -> Result<WinProbModel, ModelError> {
         let model_path = dir.join(WIN_PROB_MODEL);
         let meta_path = dir.join(WIN_PROB_META);
-        let (booster, model_text) = SharedBooster::load(&model_path)?;
-        let (meta, meta_text): (WinProbMeta, String) = read_meta(&meta_path)?;
-        check_features(&meta_path, &meta.features)?;
+        let model_text = read_model_file(&model_path)?;
+        let meta_text = read_model_file(&meta_path)?;
+        Self::from_texts(&model_path, model_text, &meta_path, meta_text)
+    }
+
+    /// The model of a verified set.
+    pub fn from_set(set: &ModelSet) -> Result<WinProbModel, ModelError> {
+        Self::from_texts(
+            &set.path(WIN_PROB_MODEL),
+            set.text(WIN_PROB_MODEL)?.to_string(),
+            &set.path(WIN_PROB_META),
+            set.text(WIN_PROB_META)?.to_string(),
+        )
+    }
+
+    fn from_texts(
+        model_path: &Path,
+        model_text: String,
+        meta_path: &Path,
+        meta_text: String,
+    ) -> Result<WinProbModel, ModelError> {
+        let booster = SharedBooster::parse(model_path, &model_text)?;
+        let meta: WinProbMeta = parse_meta(meta_path, &meta_text)?;
+        check_features(meta_path, &meta.features)?;
         let fingerprint = fingerprint(&[model_text.as_bytes(), meta_text.as_bytes()]);
         Ok(WinProbModel {
             booster,
@@ -206,16 +245,40 @@ pub struct TimeToCloseModel {
 }
 
 impl TimeToCloseModel {
+    /// Loads the models from `dir`'s files, one by one (see
+    /// [`TimeToCloseModel::from_set`] for a verified set).
     pub fn load(dir: &Path) -> Result<TimeToCloseModel, ModelError> {
+        let read = |name: &str| read_model_file(&dir.join(name));
+        let texts = QUANTILES
+            .iter()
+            .map(|a| read(&time_to_close_model(*a)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_texts(dir, texts, read(TIME_TO_CLOSE_META)?)
+    }
+
+    /// The models of a verified set.
+    pub fn from_set(set: &ModelSet) -> Result<TimeToCloseModel, ModelError> {
+        let texts = QUANTILES
+            .iter()
+            .map(|a| set.text(&time_to_close_model(*a)).map(str::to_string))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_texts(&set.dir, texts, set.text(TIME_TO_CLOSE_META)?.to_string())
+    }
+
+    fn from_texts(
+        dir: &Path,
+        parts: Vec<String>,
+        meta_text: String,
+    ) -> Result<TimeToCloseModel, ModelError> {
         let meta_path = dir.join(TIME_TO_CLOSE_META);
-        let mut parts = Vec::new();
         let mut boosters = Vec::new();
-        for alpha in QUANTILES {
-            let (booster, text) = SharedBooster::load(&dir.join(time_to_close_model(alpha)))?;
-            boosters.push(booster);
-            parts.push(text);
+        for (alpha, text) in QUANTILES.iter().zip(&parts) {
+            boosters.push(SharedBooster::parse(
+                &dir.join(time_to_close_model(*alpha)),
+                text,
+            )?);
         }
-        let (meta, meta_text): (TimeToCloseMeta, String) = read_meta(&meta_path)?;
+        let meta: TimeToCloseMeta = parse_meta(&meta_path, &meta_text)?;
         check_features(&meta_path, &meta.features)?;
         let mut all: Vec<&[u8]> = parts.iter().map(String::as_bytes).collect();
         all.push(meta_text.as_bytes());
@@ -259,13 +322,11 @@ pub fn quantile_band(raw: [f64; 3], adjustment: f64) -> [f64; 3] {
     q
 }
 
-fn read_meta<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, String), ModelError> {
-    let text = read_model_file(path)?;
-    let meta = serde_json::from_str(&text).map_err(|e| ModelError::Corrupt {
+fn parse_meta<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ModelError> {
+    serde_json::from_str(text).map_err(|e| ModelError::Corrupt {
         path: path.to_path_buf(),
         message: format!("not valid model metadata: {e}"),
-    })?;
-    Ok((meta, text))
+    })
 }
 
 fn check_features(path: &Path, features: &[(String, FeatureKind)]) -> Result<(), ModelError> {
@@ -295,6 +356,183 @@ pub fn fingerprint(parts: &[&[u8]]) -> String {
         hasher.update(part);
     }
     format!("{:032x}", hasher.digest128())
+}
+
+/// The manifest: each file of a set with the hash of its bytes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    files: std::collections::BTreeMap<String, String>,
+}
+
+/// The files of a trained set, read together and checked against their
+/// manifest.
+#[derive(Debug)]
+pub struct ModelSet {
+    dir: PathBuf,
+    texts: std::collections::BTreeMap<String, String>,
+}
+
+impl ModelSet {
+    /// Reads the set in `dir` under the shared commit lock: every file the
+    /// manifest lists, each checked against its hash. No manifest is
+    /// [`ModelError::Missing`] (nothing trained, or by a revintel before
+    /// manifests); a file that differs is [`ModelError::Inconsistent`].
+    pub fn read(dir: &Path) -> Result<ModelSet, ModelError> {
+        let _lock = lock_commit(dir, false)?;
+        let manifest_path = dir.join(MANIFEST);
+        let manifest: Manifest = parse_meta(&manifest_path, &read_model_file(&manifest_path)?)?;
+        let mut texts = std::collections::BTreeMap::new();
+        for (name, hash) in &manifest.files {
+            let path = dir.join(name);
+            let text = read_model_file(&path).map_err(|e| match e {
+                ModelError::Missing { path } => ModelError::Inconsistent {
+                    path,
+                    message: format!("listed in {MANIFEST} but missing"),
+                },
+                other => other,
+            })?;
+            if fingerprint(&[text.as_bytes()]) != *hash {
+                return Err(ModelError::Inconsistent {
+                    path,
+                    message: format!(
+                        "does not match {MANIFEST} (written by another training run, or one that was interrupted)"
+                    ),
+                });
+            }
+            texts.insert(name.clone(), text);
+        }
+        Ok(ModelSet {
+            dir: dir.to_path_buf(),
+            texts,
+        })
+    }
+
+    /// Where a file of the set lives.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A file of the set, as read.
+    pub fn text(&self, name: &str) -> Result<&str, ModelError> {
+        self.texts
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ModelError::Inconsistent {
+                path: self.path(name),
+                message: format!("not listed in {MANIFEST}"),
+            })
+    }
+}
+
+/// Whether `dir` holds a committed set (its manifest).
+pub fn set_present(dir: &Path) -> bool {
+    dir.join(MANIFEST).is_file()
+}
+
+/// Writes `files` (name, bytes) into `dir` as one set: each staged in a
+/// synced temporary file, then — under the exclusive commit lock — all
+/// renamed into place, the manifest written last, and the folder synced.
+/// On an error before the renames, the old set is untouched.
+pub fn commit_set(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), ModelError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ModelError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let manifest = Manifest {
+        format: META_FORMAT,
+        files: files
+            .iter()
+            .map(|(name, bytes)| (name.clone(), fingerprint(&[bytes])))
+            .collect(),
+    };
+    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    manifest_bytes.push(b'\n');
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let stage_all = (|| {
+        for (name, bytes) in files
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .chain([(MANIFEST, manifest_bytes.as_slice())])
+        {
+            let path = dir.join(name);
+            let temp = stage(&path, bytes).map_err(io(&path))?;
+            staged.push((temp, path));
+        }
+        Ok::<_, ModelError>(())
+    })();
+    if let Err(e) = stage_all {
+        for (temp, _) in &staged {
+            let _ = std::fs::remove_file(temp);
+        }
+        return Err(e);
+    }
+    let _lock = lock_commit(dir, true)?;
+    // The manifest is staged last, so it is renamed last.
+    for (temp, path) in &staged {
+        std::fs::rename(temp, path).map_err(io(path))?;
+    }
+    sync_dir(dir).map_err(io(dir))
+}
+
+/// Writes `bytes` to a uniquely named, synced temporary file beside `path`.
+fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let temp = dir.join(format!(
+        ".{}.{}-{}.tmp",
+        path.file_name()
+            .map_or("out".into(), |n| n.to_string_lossy()),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+/// Makes renames in `dir` durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The commit lock of `dir`, exclusive or shared, held until dropped. A
+/// folder that cannot hold a lock file (read-only) is read without one.
+fn lock_commit(dir: &Path, exclusive: bool) -> Result<Option<std::fs::File>, ModelError> {
+    let path = dir.join(COMMIT_LOCK);
+    let file = if exclusive {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+    } else {
+        std::fs::File::open(&path)
+    };
+    let file = match file {
+        Ok(f) => f,
+        Err(_) if !exclusive => return Ok(None),
+        Err(source) => return Err(ModelError::Io { path, source }),
+    };
+    let locked = if exclusive {
+        file.lock()
+    } else {
+        file.lock_shared()
+    };
+    locked.map_err(|source| ModelError::Io { path, source })?;
+    Ok(Some(file))
 }
 
 /// Writes `bytes` to `path` atomically: a uniquely named temp file in the

@@ -19,8 +19,9 @@ use crate::calibration::{fit_best, CalibrationChoice, CalibrationError};
 use crate::features::{deal_features_sql, ActivitySource};
 use crate::metrics::{interval_coverage, pinball_loss, BinaryMetrics};
 use crate::model::{
-    fingerprint, time_to_close_model, write_atomic, ModelError, TimeToCloseMeta, TrainingWindow,
-    WinProbMeta, META_FORMAT, QUANTILES, TIME_TO_CLOSE_META, WIN_PROB_META, WIN_PROB_MODEL,
+    commit_set, fingerprint, time_to_close_model, ModelError, TimeToCloseMeta, TrainingWindow,
+    WinProbMeta, META_FORMAT, METRICS, QUANTILES, TIME_TO_CLOSE_META, WIN_PROB_META,
+    WIN_PROB_MODEL,
 };
 use crate::model_features::{
     categorical_positions, feature_columns, feature_names, Encodings, FeatureError, MODEL_FEATURES,
@@ -367,16 +368,17 @@ pub async fn train(
         data_fingerprint: data_fingerprint.to_string(),
     };
     let json_bytes = |v: &dyn erased::Json| v.bytes();
-    write_atomic(&models_dir.join(WIN_PROB_MODEL), model_text.as_bytes())?;
-    write_atomic(&models_dir.join(WIN_PROB_META), &json_bytes(&meta))?;
-    for (alpha, text) in QUANTILES.iter().zip(&ttc_texts) {
-        write_atomic(
-            &models_dir.join(time_to_close_model(*alpha)),
-            text.as_bytes(),
-        )?;
+    let mut files = vec![
+        (WIN_PROB_MODEL.to_string(), model_text.into_bytes()),
+        (WIN_PROB_META.to_string(), json_bytes(&meta)),
+    ];
+    for (alpha, text) in QUANTILES.iter().zip(ttc_texts) {
+        files.push((time_to_close_model(*alpha), text.into_bytes()));
     }
-    write_atomic(&models_dir.join(TIME_TO_CLOSE_META), &json_bytes(&ttc_meta))?;
-    write_atomic(&models_dir.join("metrics.json"), &json_bytes(&report))?;
+    files.push((TIME_TO_CLOSE_META.to_string(), json_bytes(&ttc_meta)));
+    files.push((METRICS.to_string(), json_bytes(&report)));
+    // One unit: a reader sees this whole set or the one before.
+    commit_set(models_dir, &files)?;
     Ok(report)
 }
 

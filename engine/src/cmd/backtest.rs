@@ -19,6 +19,7 @@ fn money(v: f64) -> String {
 }
 
 pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let _lock = super::write_lock(project, "backtest")?;
     let session = open_session(project, ModelUse::Skip).await?;
     let rows = backtest::run(&session, project, args.quarters, &|msg| {
         tell!("revintel: {msg}")

@@ -104,6 +104,7 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
     }
 
     let needs_models = templates.iter().any(build::uses_models);
+    let _lock = super::write_lock(project, "build")?;
     let session = open_session(
         project,
         if needs_models {

@@ -73,6 +73,19 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the working folder")?;
     let mut project = Project::discover(&cwd, cli.config.as_deref())?;
+    if cli.config.is_none() {
+        if let Some(config) = project
+            .config
+            .as_deref()
+            .filter(|c| c.parent() != Some(&cwd))
+        {
+            // A config in a parent folder changes what every command reads.
+            tell!(
+                "revintel: using {} (found in a parent folder)",
+                config.display()
+            );
+        }
+    }
     if let Some(as_of) = cli.as_of {
         project.as_of = Some(as_of);
     }
@@ -88,6 +101,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train => train::run(&project).await,
         Command::Backtest(args) => backtest::run(&project, args).await,
     }
+}
+
+/// Takes the project's write lock for `command`, saying whom it waits
+/// for when another process holds it (see `revintel::lock`).
+pub fn write_lock(project: &Project, command: &str) -> anyhow::Result<revintel::lock::ProjectLock> {
+    Ok(revintel::lock::ProjectLock::acquire(
+        project,
+        command,
+        &mut |message| tell!("revintel: {message}"),
+    )?)
 }
 
 /// Whether a command needs the trained models.
@@ -114,6 +137,10 @@ pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result
         ModelUse::IfPresent => revintel::models::present(project),
         ModelUse::Required => true,
     };
+    // Training on first use writes the models: one writer at a time.
+    let _lock = (attach && !revintel::models::present(project))
+        .then(|| write_lock(project, "train"))
+        .transpose()?;
     if attach {
         let (bar, progress) = train::progress_bar();
         let attached = revintel::models::ensure(&mut session, project, &progress).await;

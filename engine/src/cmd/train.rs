@@ -29,6 +29,7 @@ pub fn progress_bar() -> (ProgressBar, impl Fn(Progress)) {
 }
 
 pub async fn run(project: &Project) -> anyhow::Result<ExitCode> {
+    let _lock = super::write_lock(project, "train")?;
     let session = open_session(project, super::ModelUse::Skip).await?;
     let (bar, progress) = progress_bar();
     let report = revintel::models::train(&session, project, &progress).await;

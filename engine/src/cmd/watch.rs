@@ -39,9 +39,11 @@ pub async fn start(project: &Project, args: &ReportArgs) -> anyhow::Result<Live>
                 .unwrap_or_else(|| t.clone())
         })
         .collect();
+    let lock = super::write_lock(project, "watch")?;
     let (live, first) = Live::open(project.clone(), only, formats, args.params.clone())
         .await
         .context("starting the live rebuild")?;
+    drop(lock);
     for rebuild in &first {
         say!("{}", rebuild.log_line());
     }
@@ -83,7 +85,11 @@ pub async fn watch_loop(
         if changes.is_empty() {
             continue;
         }
+        // Each rebuild holds the write lock; between them a `build` or
+        // `train` elsewhere may write.
+        let lock = super::write_lock(live.project(), "watch")?;
         let rebuilt = live.apply(&changes).await;
+        drop(lock);
         if !rebuilt.is_empty() {
             on_batch(&live, &rebuilt);
         }

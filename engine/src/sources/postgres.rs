@@ -176,17 +176,16 @@ pub async fn read_postgres<'m>(
         .await
         .map_err(|e| fail("cannot connect", e))?;
     let driver = tokio::spawn(driver);
-    let tz = spec
-        .timezone
-        .as_deref()
-        .unwrap_or("UTC")
-        .replace('\'', "''");
+    let tz = spec.timezone.as_deref().unwrap_or("UTC");
     client
-        .batch_execute(&format!(
-            "BEGIN READ ONLY; SET LOCAL TimeZone = '{tz}'; SET LOCAL DateStyle = 'ISO, YMD'"
-        ))
+        .batch_execute("BEGIN READ ONLY; SET LOCAL DateStyle = 'ISO, YMD'")
         .await
         .map_err(|e| fail("starting a read-only transaction", e))?;
+    // The time zone is the user's text: a bound parameter, never SQL.
+    client
+        .query("SELECT set_config('TimeZone', $1, true)", &[&tz])
+        .await
+        .map_err(|e| fail(&format!("setting the time zone `{tz}`"), e))?;
     let stream = client
         .copy_out(&format!("COPY ({sql}) TO STDOUT (FORMAT csv, HEADER true)"))
         .await

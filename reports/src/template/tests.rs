@@ -450,3 +450,59 @@ fn an_open_block_after_a_stray_tag_opener_is_an_error() {
     let err = Template::parse("t.md", source).expect_err("the block is never closed");
     assert!(err.line >= 4, "{err}");
 }
+
+mod properties {
+    //! Whatever a template holds, parsing it (and rendering what parses)
+    //! gives a document or a located error — never a panic.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("---\n".to_string()),
+            Just("title: T\n".to_string()),
+            Just("params:\n  n: 3\n".to_string()),
+            Just("pages:\n  query: q\n  key: k\n".to_string()),
+            Just("formats: [html, pdf]\n".to_string()),
+            Just("```sql q\nSELECT 1 AS k\n```\n".to_string()),
+            Just("```sql\n".to_string()),
+            Just("```\n".to_string()),
+            Just("{{ ".to_string()),
+            Just(" }}".to_string()),
+            Just("{%".to_string()),
+            Just("%}".to_string()),
+            Just("{%}".to_string()),
+            Just("{#".to_string()),
+            Just("{% if true %}".to_string()),
+            Just("{% endif %}".to_string()),
+            Just("{% for r in q.rows %}".to_string()),
+            Just("{% endfor %}".to_string()),
+            Just("{{ table(q) }}".to_string()),
+            Just("{{ q.rows[0].k | money(70000) }}".to_string()),
+            Just("{{ kpi(q, \"k\") }}".to_string()),
+            Just("# Heading\n".to_string()),
+            Just("| a | b |\n|---|---|\n| 1 | 2 |\n".to_string()),
+            Just("\n".to_string()),
+            "[ -~]{0,20}",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_templates_never_panic(
+            front in any::<bool>(),
+            pieces in proptest::collection::vec(piece(), 0..24)
+        ) {
+            // Half of them with valid front matter, to reach the body's parser.
+            let head = if front { "---\ntitle: T\n---\n" } else { "" };
+            let source = format!("{head}{}", pieces.concat());
+            if let Ok(t) = Template::parse("t.md", &source) {
+                let _ = render(&t, &results(), &Params::new(), &as_of());
+            }
+        }
+    }
+}

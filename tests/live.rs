@@ -626,3 +626,31 @@ fn an_unreadable_data_file_fails_the_reports_until_it_is_back() {
     assert!(watch.drain(Duration::from_millis(800)).is_empty());
     assert_eq!(changed(&before, &outputs(dir.path())), ["a.html"]);
 }
+
+/// A template whose SQL is too deep to plan fails that report with a
+/// located error; the watcher itself stays up and keeps rebuilding.
+#[test]
+fn a_statement_too_deep_fails_its_report_not_the_watcher() {
+    let dir = project();
+    let mut watch = Running::start(dir.path(), &["watch", "--format", "html"]);
+    started(&mut watch);
+    let template = dir.path().join("templates/a.md");
+    let deep = format!(
+        "SELECT {} AS deal_id, 'x' AS name",
+        vec!["1"; 5000].join("+")
+    );
+    save(
+        &template,
+        &A.replace("SELECT deal_id, name FROM deals ORDER BY deal_id", &deep),
+    );
+    let line = watch.wait_for("a failed", |l| l.starts_with("failed a"));
+    assert!(
+        line.contains("nested too deeply") && line.contains("templates/a.md:"),
+        "{line}"
+    );
+    assert!(watch.alive());
+    save(&template, &A.replace("Marker: start.", "Marker: after."));
+    watch.wait_for("a rebuilt", |l| l.starts_with("rebuilt a"));
+    let html = std::fs::read_to_string(dir.path().join("out/a.html")).unwrap();
+    assert!(html.contains("Marker: after."));
+}

@@ -707,3 +707,43 @@ fn pdfs_are_dated_when_built_or_reproducibly() {
     );
     assert_eq!(first, reproducible(dir.path()), "byte-identical");
 }
+
+/// Template fences obey the same limits as the shell: a statement too deep
+/// to plan, a query needing more than the memory limit and a result larger
+/// than it each fail the build with a located error naming the problem, and
+/// the process ends normally.
+#[test]
+fn fences_that_are_too_deep_or_too_big_fail_located() {
+    let dir = tiny_with("Acme Core Renewal", "names.md", ESCAPES);
+    let template = |sql: &str| {
+        format!("---\ntitle: Big\n---\n\n```sql big\n{sql}\n```\n\n{{{{ big.row_count }}}} rows.\n")
+    };
+    let build = |sql: &str| {
+        std::fs::write(dir.path().join("templates/names.md"), template(sql)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_revintel"))
+            .args(["build", "names"])
+            .current_dir(dir.path())
+            .env("REVINTEL_MEMORY_LIMIT", "32MiB")
+            .output()
+            .unwrap()
+    };
+    let deep = format!("SELECT {} AS x", vec!["1"; 5000].join("+"));
+    let cases = [
+        (deep.as_str(), "nested too deeply"),
+        (
+            "SELECT count(*) AS n FROM range(4000000) a JOIN range(4000000) b ON a.value = b.value",
+            "more memory than the limit of 32.0 MiB",
+        ),
+        (
+            "SELECT value FROM range(20000000)",
+            "larger than the memory limit of 32.0 MiB",
+        ),
+    ];
+    for (sql, says) in cases {
+        let o = build(sql);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(1), "{says}: {err}");
+        assert!(err.contains(says), "{says}: {err}");
+        assert!(err.contains("templates/names.md:6:"), "located: {err}");
+    }
+}

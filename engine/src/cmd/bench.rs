@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Only the import benchmark (a 1,000,000-row Salesforce export; see `bench_import`).
     #[arg(long)]
     import: bool,
+    /// Only the streaming benchmark (`sql --format csv` of a 25M-row join).
+    #[arg(long)]
+    stream: bool,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -114,6 +117,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let runs = args.runs.max(1);
     if args.reports {
         super::bench_reports::run(&exe, &scratch, runs).await?;
+        std::fs::remove_dir_all(&scratch).ok();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.stream {
+        super::bench_stream::run(&exe, &scratch, runs).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }

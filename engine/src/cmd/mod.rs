@@ -6,6 +6,7 @@ mod backtest;
 mod bench;
 mod bench_import;
 mod bench_reports;
+mod bench_stream;
 mod build;
 mod import;
 mod repl;

@@ -24,7 +24,25 @@ pub const LOCK_FILE: &str = ".revintel.lock";
 /// The project's write lock, held until dropped.
 #[derive(Debug)]
 pub struct ProjectLock {
-    file: File,
+    /// The locked file; None when this process already held the lock
+    /// (a build that trains on first use takes it twice).
+    file: Option<File>,
+    path: PathBuf,
+}
+
+/// The lock files this process holds, with how many guards hold each.
+static HELD: std::sync::Mutex<Vec<(PathBuf, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// Counts one more guard on `path` if this process holds it already.
+fn held_here(path: &std::path::Path) -> bool {
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    match held.iter_mut().find(|(p, _)| p == path) {
+        Some((_, count)) => {
+            *count += 1;
+            true
+        }
+        None => false,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +68,18 @@ impl ProjectLock {
             source,
         };
         std::fs::create_dir_all(&project.models_dir).map_err(err)?;
+        // Re-entrant within the process: its own second taker must not
+        // wait for itself.
+        let path = std::fs::canonicalize(&path.parent().unwrap_or(&path))
+            .map(|dir| dir.join(LOCK_FILE))
+            .unwrap_or(path);
+        if held_here(&path) {
+            return Ok(ProjectLock { file: None, path });
+        }
+        let err = |source| LockError {
+            path: path.clone(),
+            source,
+        };
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -83,14 +113,29 @@ impl ProjectLock {
             .and_then(|_| file.rewind())
             .and_then(|_| file.write_all(holder.as_bytes()));
         written.map_err(err)?;
-        Ok(ProjectLock { file })
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((path.clone(), 1));
+        Ok(ProjectLock {
+            file: Some(file),
+            path,
+        })
     }
 }
 
 impl Drop for ProjectLock {
     fn drop(&mut self) {
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = held.iter().position(|(p, _)| *p == self.path) {
+            held[i].1 -= 1;
+            if held[i].1 == 0 {
+                held.remove(i);
+            }
+        }
+        if let Some(file) = &self.file {
+            let _ = file.set_len(0);
+            let _ = file.unlock();
+        }
     }
 }
 
@@ -99,15 +144,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_holder_may_take_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = Project::demo(dir.path());
+        let outer = ProjectLock::acquire(&project, "build", &mut |m| panic!("{m}")).unwrap();
+        let inner =
+            ProjectLock::acquire(&project, "train", &mut |m| panic!("waited for itself: {m}"))
+                .unwrap();
+        drop(inner);
+        drop(outer);
+        // Released: another open file description takes it at once.
+        let file = std::fs::File::open(dir.path().join("models").join(LOCK_FILE)).unwrap();
+        file.try_lock().unwrap();
+    }
+
+    #[test]
     fn a_second_taker_waits_and_is_told_for_whom() {
         let dir = tempfile::tempdir().unwrap();
         let project = Project::demo(dir.path());
-        let first = ProjectLock::acquire(&project, "train", &mut |_| panic!("free")).unwrap();
-        let project2 = project.clone();
+        std::fs::create_dir_all(&project.models_dir).unwrap();
+        // Another process's lock: an open file description of its own.
+        let mut other = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(project.models_dir.join(LOCK_FILE))
+            .unwrap();
+        other.lock().unwrap();
+        other.write_all(b"process 4242 (revintel train)\n").unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let second = std::thread::spawn(move || {
             let mut heard = String::new();
-            let lock = ProjectLock::acquire(&project2, "build", &mut |m| {
+            let lock = ProjectLock::acquire(&project, "build", &mut |m| {
                 heard = m.to_string();
                 tx.send(()).unwrap();
             })
@@ -115,14 +183,10 @@ mod tests {
             drop(lock);
             heard
         });
-        // Told before it has the lock; only then is the first released.
+        // Told before it has the lock; only then is the other released.
         rx.recv().unwrap();
-        drop(first);
+        other.unlock().unwrap();
         let heard = second.join().unwrap();
-        assert!(
-            heard.contains(&format!("process {}", std::process::id()))
-                && heard.contains("revintel train"),
-            "{heard}"
-        );
+        assert!(heard.contains("process 4242 (revintel train)"), "{heard}");
     }
 }

@@ -30,7 +30,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -162,14 +162,21 @@ fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
     let (name, port) = match host.strip_prefix('[') {
         Some(rest) => {
             let (name, after) = rest.split_once(']')?;
+            if name.parse::<std::net::Ipv6Addr>().is_err()
+                || !(after.is_empty() || after.starts_with(':'))
+            {
+                return None;
+            }
             (name, after.strip_prefix(':'))
         }
-        None => match host.rsplit_once(':') {
-            Some((name, port)) => (name, Some(port)),
+        // An IPv6 literal must be in brackets: `::1:8765` is malformed.
+        None => match host.split_once(':') {
+            Some((name, port)) if !port.contains(':') => (name, Some(port)),
+            Some(_) => return None,
             None => (host, None),
         },
     };
-    if name.is_empty() || name.parse::<IpAddr>().is_err() && name.contains(':') {
+    if name.is_empty() {
         return None;
     }
     let port = match port {

@@ -726,3 +726,56 @@ mod properties {
         }
     }
 }
+
+/// A sentinel date where a date is optional (`9999-12-31` meaning "no end")
+/// is read as no date, with a note; an implausible date where one is
+/// required rejects the row. Nothing is lost silently either way.
+#[test]
+fn implausible_dates_are_empty_where_optional_and_rejected_where_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "deal_id,name,account_id,owner_id,product_id,amount,currency,stage,forecast_category,created_date,close_date,closed_date,outcome,lead_source,deal_type,last_activity_date";
+    let text = format!(
+        "{header}\nD1,A,A1,R1,P1,100,USD,Prospecting,Pipeline,2025-01-06,9999-12-31,,open,Inbound,New Business,\n\
+         D2,B,A1,R1,P1,100,USD,Prospecting,Pipeline,0001-01-01,2025-09-01,,open,Inbound,New Business,\n\
+         D3,C,A1,R1,P1,1e17,USD,Prospecting,Pipeline,2025-01-06,2025-09-01,,open,Inbound,New Business,\n"
+    );
+    std::fs::write(dir.path().join("deals.csv"), text).unwrap();
+    #[derive(serde::Deserialize)]
+    struct Entries {
+        import: Vec<revintel::sources::ImportSpec>,
+    }
+    let entries: Entries = toml::from_str(
+        "[[import]]\nkind = \"csv\"\npath = \"deals.csv\"\nentity = \"deals\"\n",
+    )
+    .unwrap();
+    let set = SourceSet {
+        root: dir.path().to_path_buf(),
+        config: dir.path().join("revintel.toml"),
+        folder: None,
+        imports: entries.import,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let a = rt
+        .block_on(load_sources(&set, None, false, OnFailure::Stop))
+        .unwrap();
+    let f = a.report.files.iter().find(|f| f.table == "deals").unwrap();
+    reconciles(f, 3, 1, 2);
+    let reasons = rejects(f);
+    assert!(
+        reasons[0].1 == "created_date" && reasons[0].2.contains("1970-01-01 to 2099-12-31"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].1 == "amount" && reasons[1].2.contains("implausibly large"),
+        "{reasons:?}"
+    );
+    let deals = table(&a, Entity::Deals);
+    assert_eq!(date(deals, "close_date", 0), None, "read as no date");
+    assert!(
+        f.notes
+            .iter()
+            .any(|n| n.contains("1 date(s) outside") && n.contains("close_date = `9999-12-31`")),
+        "{:?}",
+        f.notes
+    );
+}

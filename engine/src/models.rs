@@ -61,6 +61,17 @@ pub fn present(project: &Project) -> bool {
     udfs::model::set_present(&project.models_dir)
 }
 
+/// Whether the models folder holds model files but no manifest: written by
+/// a revintel before model sets had one, so they are not used until
+/// retrained.
+pub fn unlisted(project: &Project) -> bool {
+    !present(project)
+        && project
+            .models_dir
+            .join(udfs::model::WIN_PROB_MODEL)
+            .is_file()
+}
+
 /// Makes sure the session has models attached: loads them, or — when there
 /// are none yet — trains them first, saying so. A corrupt or mismatched
 /// model is an error naming the file, never silently replaced.

@@ -236,13 +236,19 @@ fn write_table(out: &mut impl Write, result: &QueryResult, rows: u64) -> Result<
     Ok(())
 }
 
-/// `text` with every control character (but the line feed) and every
-/// bidirectional-override character shown as an escape (`\u{1b}`), so
-/// data cannot drive the terminal it is printed on.
+/// `text` with every control character (but the line feed and the tab)
+/// and every bidirectional-formatting or line-separator character shown as
+/// an escape (`\u{1b}`), so data cannot drive the terminal it is printed
+/// on, nor reorder what it shows.
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     let unsafe_char = |c: char| {
-        (c.is_control() && c != '\n')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(
+                c,
+                '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}'
+                    | '\u{202a}'..='\u{202e}'
+                    | '\u{2066}'..='\u{2069}'
+            )
     };
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
@@ -250,13 +256,51 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
-            '\t' if unsafe_char(c) => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
     }
     Cow::Owned(out)
+}
+
+/// A writer for a terminal: each complete line written through it is made
+/// [`terminal_safe`] (CSV or JSON printed to a terminal rather than a file).
+pub struct TerminalWriter<W: Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> TerminalWriter<W> {
+    pub fn new(inner: W) -> TerminalWriter<W> {
+        TerminalWriter {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(line);
+        self.inner.write_all(terminal_safe(&text).as_bytes())
+    }
+}
+
+impl<W: Write> Write for TerminalWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(end) = self.pending.iter().rposition(|&b| b == b'\n') {
+            let rest = self.pending.split_off(end + 1);
+            let lines = std::mem::replace(&mut self.pending, rest);
+            self.emit(&lines)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        self.emit(&rest)?;
+        self.inner.flush()
+    }
 }
 
 /// A cell as a spreadsheet can open it safely: text that begins with `=`,
@@ -278,6 +322,14 @@ fn neutralise_batch(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         .map(|column| -> Result<ArrayRef, ArrowError> {
             let text = match column.data_type() {
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                    datafusion::arrow::compute::cast(column, &DataType::Utf8)?
+                }
+                DataType::Dictionary(_, value)
+                    if matches!(
+                        value.as_ref(),
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    ) =>
+                {
                     datafusion::arrow::compute::cast(column, &DataType::Utf8)?
                 }
                 _ => return Ok(column.clone()),
@@ -309,9 +361,14 @@ mod tests {
     fn control_characters_are_shown_not_obeyed() {
         assert!(matches!(terminal_safe("Acme\nCorp"), Cow::Borrowed(_)));
         assert_eq!(
-            terminal_safe("Acme\u{1b}]0;pwned\u{7}\r\t\u{9b}\u{202e}x"),
-            "Acme\\u{1b}]0;pwned\\u{7}\\r\\t\\u{9b}\\u{202e}x"
+            terminal_safe("Acme\u{1b}]0;pwned\u{7}\r\t\u{9b}\u{202e}\u{200f}x"),
+            "Acme\\u{1b}]0;pwned\\u{7}\\r\t\\u{9b}\\u{202e}\\u{200f}x"
         );
+        let mut out = TerminalWriter::new(Vec::new());
+        out.write_all(b"a\x1b[2J,b\nc").unwrap();
+        out.write_all(b"\x07\n").unwrap();
+        out.flush().unwrap();
+        assert_eq!(String::from_utf8(out.inner).unwrap(), "a\\u{1b}[2J,b\nc\\u{7}\n");
     }
 
     #[test]

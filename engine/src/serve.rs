@@ -114,17 +114,22 @@ impl ServerState {
     }
 }
 
-/// The names a request may give in its `Host` header: loopback names and
-/// the bound address (or names the user allowed), always with the bound port.
+/// The names a request may give in its `Host` header: loopback names, the
+/// bound address and the address the connection came in on, each with the
+/// bound port; and names the user allowed, with any port (a proxy in front
+/// sends its own) unless the allowed entry names one.
 #[derive(Debug, Clone)]
 pub struct HostPolicy {
     port: u16,
     names: Vec<String>,
+    /// User-allowed names, with the port they must carry if any.
+    allowed: Vec<(String, Option<u16>)>,
 }
 
 impl HostPolicy {
     /// The policy for a server bound to `bound`, also allowing `allowed`
-    /// host names (from `--allow-host` or `[serve] allowed_hosts`).
+    /// host names (from `--allow-host` or `[serve] allowed_hosts`; each may
+    /// be `name` or `name:port`).
     pub fn new(bound: SocketAddr, allowed: &[String]) -> HostPolicy {
         let mut names: Vec<String> = ["localhost", "127.0.0.1", "::1"]
             .iter()
@@ -133,24 +138,41 @@ impl HostPolicy {
         if !bound.ip().is_unspecified() {
             names.push(bound.ip().to_string());
         }
-        names.extend(allowed.iter().map(|n| normal_host(n)));
-        names.sort();
-        names.dedup();
         HostPolicy {
             port: bound.port(),
             names,
+            allowed: allowed
+                .iter()
+                .filter_map(|entry| {
+                    let (name, port) = split_host(entry.trim())?;
+                    Some((normal_host(name), port))
+                })
+                .collect(),
         }
     }
 
-    /// Whether a request with this `Host` header value is for this server.
-    /// A request without one is not.
-    pub fn allows(&self, host: Option<&str>) -> bool {
+    /// Whether a request with this `Host` header value, arriving on a
+    /// connection to `local` (when known), is for this server. A request
+    /// without one is not.
+    pub fn allows(&self, host: Option<&str>, local: Option<std::net::IpAddr>) -> bool {
         let Some((name, port)) = host.and_then(split_host) else {
             return false;
         };
-        port.unwrap_or(80) == self.port && self.names.iter().any(|n| *n == normal_host(name))
+        let name = normal_host(name);
+        let ours = self.names.contains(&name)
+            || local.is_some_and(|ip| ip.to_string() == name);
+        if ours {
+            return port.unwrap_or(80) == self.port;
+        }
+        self.allowed
+            .iter()
+            .any(|(n, p)| *n == name && (p.is_none() || *p == port))
     }
 }
+
+/// The address a connection came in on, for the host check.
+#[derive(Debug, Clone, Copy)]
+struct LocalAddr(std::net::IpAddr);
 
 /// A host name compared as DNS does: ASCII case folded, no trailing dot.
 fn normal_host(name: &str) -> String {
@@ -195,7 +217,8 @@ async fn check_host(
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
-    if !policy.allows(host) {
+    let local = request.extensions().get::<LocalAddr>().map(|l| l.0);
+    if !policy.allows(host, local) {
         return (
             StatusCode::FORBIDDEN,
             "refused: this server answers only requests addressed to it (Host); \
@@ -243,7 +266,13 @@ pub async fn serve(
                 continue;
             }
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // The host check accepts the address the client dialled.
+        let local = stream.local_addr().ok().map(|a| LocalAddr(a.ip()));
+        let router = match local {
+            Some(local) => router.clone().layer(axum::Extension(local)),
+            None => router.clone(),
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router);
         let timeout = limits.header_timeout;
         tokio::spawn(async move {
             let _slot = slot;
@@ -557,16 +586,21 @@ mod tests {
     fn only_requests_naming_this_server_are_answered() {
         let policy = HostPolicy::new(
             "127.0.0.1:8765".parse().unwrap(),
-            &["Reports.Internal.".into()],
+            &["Reports.Internal.".into(), "pinned.example:8443".into()],
         );
+        let allows = |h: &str| policy.allows(Some(h), None);
         for ok in [
             "127.0.0.1:8765",
             "localhost:8765",
             "LOCALHOST:8765",
             "[::1]:8765",
+            // Behind a proxy: the allowed name, with the proxy's port or none.
             "reports.internal:8765",
+            "reports.internal",
+            "reports.internal:443",
+            "pinned.example:8443",
         ] {
-            assert!(policy.allows(Some(ok)), "{ok}");
+            assert!(allows(ok), "{ok}");
         }
         for bad in [
             "evil.example:8765",
@@ -579,15 +613,19 @@ mod tests {
             "",
             ":8765",
             "localhost:87650",
+            "pinned.example",
+            "pinned.example:443",
         ] {
-            assert!(!policy.allows(Some(bad)), "{bad}");
+            assert!(!allows(bad), "{bad}");
         }
-        assert!(!policy.allows(None));
-        let anywhere = HostPolicy::new("0.0.0.0:80".parse().unwrap(), &[]);
-        assert!(anywhere.allows(Some("localhost")));
-        assert!(!anywhere.allows(Some("0.0.0.0")));
-        let lan = HostPolicy::new("192.168.1.5:9000".parse().unwrap(), &[]);
-        assert!(lan.allows(Some("192.168.1.5:9000")));
+        assert!(!policy.allows(None, None));
+        // Listening on every address: the one the client dialled is ours.
+        let anywhere = HostPolicy::new("0.0.0.0:9000".parse().unwrap(), &[]);
+        let lan: std::net::IpAddr = "192.168.1.5".parse().unwrap();
+        assert!(anywhere.allows(Some("localhost:9000"), None));
+        assert!(anywhere.allows(Some("192.168.1.5:9000"), Some(lan)));
+        assert!(!anywhere.allows(Some("192.168.1.6:9000"), Some(lan)));
+        assert!(!anywhere.allows(Some("0.0.0.0:9000"), Some(lan)));
     }
 
     #[test]

@@ -14,7 +14,11 @@
 //!
 //! Both halves of a rename are events of their own, with their own paths;
 //! the caller decides what each path means (an editor's temporary file
-//! means nothing, the file it was renamed to means a change).
+//! means nothing, the file it was renamed to means a change). When the
+//! kernel's event queue overflowed, events were dropped: the batch says so
+//! ([`Batch::rescan`]) and the caller must treat everything as changed.
+//! The set of watched folders can change ([`Watcher::watch_folders`])
+//! without losing what is queued.
 
 use notify::{RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
@@ -34,18 +38,30 @@ pub const MAX_DELAY: Duration = Duration::from_millis(500);
 pub struct Batch {
     pub paths: BTreeSet<PathBuf>,
     pub errors: Vec<String>,
+    /// Events were lost (the kernel's queue overflowed): anything may have changed.
+    pub rescan: bool,
+}
+
+/// What one event says.
+#[derive(Debug)]
+pub enum Event {
+    Paths(Vec<PathBuf>),
+    /// Events were dropped; everything must be looked at again.
+    Rescan,
+    Error(String),
 }
 
 /// One event as it arrived.
 #[derive(Debug)]
 pub struct Stamped {
     pub at: Instant,
-    pub event: Result<Vec<PathBuf>, String>,
+    pub event: Event,
 }
 
 /// Watches folders; [`Watcher::next`] yields batches of changed paths.
 pub struct Watcher {
-    _watcher: notify::RecommendedWatcher,
+    watcher: notify::RecommendedWatcher,
+    folders: BTreeSet<PathBuf>,
     batcher: Batcher,
 }
 
@@ -62,34 +78,49 @@ impl Watcher {
     /// Watches each folder of `folders` (not recursively; missing ones are skipped).
     pub fn new(folders: &[PathBuf]) -> Result<Watcher, WatchError> {
         let (tx, events) = mpsc::unbounded_channel();
-        let mut watcher =
-            notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
-                let event = match result {
-                    Ok(e) if e.kind.is_access() => return,
-                    Ok(e) => Ok(e.paths),
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = tx.send(Stamped {
-                    at: Instant::now(),
-                    event,
-                });
-            })
-            .map_err(|source| WatchError {
-                path: PathBuf::new(),
-                source,
-            })?;
-        for folder in folders.iter().filter(|f| f.is_dir()) {
-            watcher
-                .watch(folder, RecursiveMode::NonRecursive)
+        let handler = move |result: notify::Result<notify::Event>| {
+            let event = match result {
+                Ok(e) if e.need_rescan() => Event::Rescan,
+                Ok(e) if e.kind.is_access() => return,
+                Ok(e) => Event::Paths(e.paths),
+                Err(e) => Event::Error(e.to_string()),
+            };
+            let _ = tx.send(Stamped {
+                at: Instant::now(),
+                event,
+            });
+        };
+        let watcher = notify::recommended_watcher(handler).map_err(|source| WatchError {
+            path: PathBuf::new(),
+            source,
+        })?;
+        let mut watcher = Watcher {
+            watcher,
+            folders: BTreeSet::new(),
+            batcher: Batcher::new(events, QUIET, MAX_DELAY),
+        };
+        watcher.watch_folders(folders)?;
+        Ok(watcher)
+    }
+
+    /// Watches exactly `folders` from now on (missing ones are skipped);
+    /// events already queued are kept.
+    pub fn watch_folders(&mut self, folders: &[PathBuf]) -> Result<(), WatchError> {
+        let wanted: BTreeSet<PathBuf> = folders.iter().filter(|f| f.is_dir()).cloned().collect();
+        for gone in self.folders.difference(&wanted) {
+            // A folder that disappeared is no longer watched anyway.
+            let _ = self.watcher.unwatch(gone);
+        }
+        for added in wanted.difference(&self.folders) {
+            self.watcher
+                .watch(added, RecursiveMode::NonRecursive)
                 .map_err(|source| WatchError {
-                    path: folder.clone(),
+                    path: added.clone(),
                     source,
                 })?;
         }
-        Ok(Watcher {
-            _watcher: watcher,
-            batcher: Batcher::new(events, QUIET, MAX_DELAY),
-        })
+        self.folders = wanted;
+        Ok(())
     }
 
     /// The next batch (see the module's promises); None when watching ended.
@@ -143,8 +174,9 @@ impl Batcher {
 
 fn add(batch: &mut Batch, stamped: Stamped) {
     match stamped.event {
-        Ok(paths) => batch.paths.extend(paths),
-        Err(e) => batch.errors.push(e),
+        Event::Paths(paths) => batch.paths.extend(paths),
+        Event::Rescan => batch.rescan = true,
+        Event::Error(e) => batch.errors.push(e),
     }
 }
 
@@ -159,7 +191,7 @@ mod tests {
     fn event(name: &str) -> Stamped {
         Stamped {
             at: Instant::now(),
-            event: Ok(vec![PathBuf::from(name)]),
+            event: Event::Paths(vec![PathBuf::from(name)]),
         }
     }
 

@@ -287,11 +287,11 @@ pub fn humanize(column: &str) -> String {
     }
 }
 
-/// A link pattern such as `deal/{deal_id}.html` filled in from a row. Each
-/// value becomes the page name its page's file has
-/// ([`crate::page_name::page_name`]), so links always reach their page, and
-/// data can never change the link's scheme or path structure. `lookup`
-/// gives a field's text, or None if there is no such field.
+/// A link pattern such as `deal/{deal_id}.html` filled in from a row: links
+/// lead to the pages of a `pages:` template, so each value becomes the page
+/// name its page's file has ([`crate::page_name::page_name`]). Links always
+/// reach their page, and data can never change the link's scheme or path
+/// structure. `lookup` gives a field's text, or None if there is no such field.
 fn fill_link(
     function: &str,
     pattern: &str,

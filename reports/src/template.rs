@@ -257,9 +257,10 @@ impl PagesSpec {
                 return Err(format!("pages: row {} has no {:?} (NULL)", i + 1, self.key));
             }
             let key = crate::page_name::page_name(&value.to_string());
-            if let Some(first) = seen.insert(key.clone(), i) {
+            // Compared as case-insensitive file systems compare names.
+            if let Some(first) = seen.insert(key.to_ascii_lowercase(), i) {
                 return Err(format!(
-                    "pages: rows {} and {} both have {:?} = {key:?}; the key must be unique",
+                    "pages: rows {} and {} both have {:?} = {key:?} (names that differ only in case are one file on macOS and Windows); the key must be unique",
                     first + 1,
                     i + 1,
                     self.key

@@ -214,19 +214,27 @@ fn threshold(p: f64) -> u32 {
 
 /// `amount` in whole `unit`s of cents (see [`Runs::unit`]).
 fn in_units(amount: f64, unit: f64) -> i64 {
-    (amount * 100.0 / unit).round() as i64
+    // Divided first: amount × 100 may overflow where amount / unit does not.
+    ((amount / unit) * 100.0).round() as i64
 }
 
 /// The smallest power-of-ten number of cents in which every run's total of
 /// `amounts` fits an i64 (with room to spare): 1 for any real pipeline.
+/// Worked out in logarithms, so even amounts near f64's limit give a unit.
 fn unit_for(amounts: impl Iterator<Item = f64>) -> f64 {
-    let total_cents: f64 = amounts.map(|a| (a * 100.0).abs()).sum();
-    let room = (1u64 << 62) as f64;
-    let mut unit = 1.0;
-    while total_cents.is_finite() && total_cents / unit >= room {
-        unit *= 10.0;
+    let (mut largest, mut count) = (0f64, 0f64);
+    for a in amounts {
+        if a.is_finite() {
+            largest = largest.max(a.abs());
+            count += 1.0;
+        }
     }
-    unit
+    if largest == 0.0 {
+        return 1.0;
+    }
+    // log10(largest × 100 × count / 2^62): the total's room in cents.
+    let exponent = largest.log10() + 2.0 + count.log10() - 62.0 * std::f64::consts::LOG10_2;
+    10f64.powi(exponent.ceil().max(0.0) as i32)
 }
 
 /// A period's simulation before its runs: what every run starts from and
@@ -294,7 +302,7 @@ impl Prepared {
             .runs
             .totals
             .iter()
-            .map(|&t| self.base + t as f64 * self.runs.unit / 100.0)
+            .map(|&t| self.base + t as f64 / 100.0 * self.runs.unit)
             .collect();
         samples.sort_by(f64::total_cmp);
         Simulation {
@@ -461,8 +469,8 @@ mod tests {
         let as_of = NaiveDate::from_ymd_opt(2026, 1, 10).unwrap();
         let period = Period::quarter_of(as_of);
         let deals: Vec<OpenDeal> = (0..4)
-            .map(|_| OpenDeal {
-                amount: 5e16,
+            .map(|k| OpenDeal {
+                amount: if k < 2 { 5e16 } else { 1e307 },
                 win_prob: 0.5,
                 days_to_close: [10.0, 20.0, 30.0],
             })

@@ -382,6 +382,15 @@ impl ModelSet {
         let _lock = lock_commit(dir, false)?;
         let manifest_path = dir.join(MANIFEST);
         let manifest: Manifest = parse_meta(&manifest_path, &read_model_file(&manifest_path)?)?;
+        if manifest.format != META_FORMAT {
+            return Err(ModelError::Corrupt {
+                path: manifest_path,
+                message: format!(
+                    "manifest format {} is not {META_FORMAT}, which this revintel reads; run `revintel train`",
+                    manifest.format
+                ),
+            });
+        }
         let mut texts = std::collections::BTreeMap::new();
         for (name, hash) in &manifest.files {
             let path = dir.join(name);
@@ -470,8 +479,13 @@ pub fn commit_set(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), ModelEr
     }
     let _lock = lock_commit(dir, true)?;
     // The manifest is staged last, so it is renamed last.
-    for (temp, path) in &staged {
-        std::fs::rename(temp, path).map_err(io(path))?;
+    for (k, (temp, path)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(temp, path) {
+            for (left, _) in &staged[k..] {
+                let _ = std::fs::remove_file(left);
+            }
+            return Err(io(path)(e));
+        }
     }
     sync_dir(dir).map_err(io(dir))
 }

@@ -160,7 +160,13 @@ pub async fn train(
     let last_cutoff = as_of - Duration::days(HORIZON_DAYS);
     let window_start = last_cutoff - Duration::days(365 * MAX_TRAINING_YEARS);
     let mut cutoffs = Vec::new();
-    let mut t = (first_created + Duration::days(30)).max(window_start);
+    // On the grid that starts 30 days after the first deal, so the same
+    // data always gives the same cut-offs whatever day training runs.
+    let mut t = first_created + Duration::days(30);
+    if t < window_start {
+        let steps = (window_start - t).num_days().div_ceil(SNAPSHOT_EVERY_DAYS);
+        t += Duration::days(steps * SNAPSHOT_EVERY_DAYS);
+    }
     while t <= last_cutoff {
         cutoffs.push(t);
         t += Duration::days(SNAPSHOT_EVERY_DAYS);

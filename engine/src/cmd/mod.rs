@@ -133,6 +133,12 @@ pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result
     for warning in &session.warnings {
         tell!("warning: {warning}");
     }
+    if models == ModelUse::IfPresent && revintel::models::unlisted(project) {
+        tell!(
+            "warning: the models in {} have no manifest.json (written by an earlier revintel) and are not used; run `revintel train`",
+            project.models_dir.display()
+        );
+    }
     let attach = match models {
         ModelUse::Skip => false,
         ModelUse::IfPresent => revintel::models::present(project),

@@ -100,8 +100,8 @@ async fn execute(session: &Session, sql: &str, options: &OutputOptions) {
             return;
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // The shell prints to a terminal: CSV and JSON are shown safely too.
+    let mut out = output::TerminalWriter::new(std::io::stdout().lock());
     for statement in statements {
         let written = match query::execute(&session.ctx, statement, None).await {
             Ok(stream) => output::write_stream(&mut out, stream, options).await,

@@ -72,8 +72,15 @@ pub async fn run(project: &Project, args: SqlArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    use std::io::IsTerminal;
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    // CSV and JSON go to files as they are; on a terminal they are shown
+    // safely too (tables always are).
+    let mut out: Box<dyn Write> = if stdout.is_terminal() {
+        Box::new(output::TerminalWriter::new(stdout.lock()))
+    } else {
+        Box::new(std::io::BufWriter::new(stdout.lock()))
+    };
     let options = options(&args);
     for statement in statements {
         let written = match query::execute(&session.ctx, statement, None).await {

@@ -35,7 +35,7 @@ pub async fn run(project: &Project) -> anyhow::Result<ExitCode> {
     let report = revintel::models::train(&session, project, &progress).await;
     bar.finish_and_clear();
     let report = report?;
-    print!("{}", summary(&report));
+    say!("{}", summary(&report).trim_end());
     say!(
         "models and metrics.json written to {}",
         project.models_dir.display()

@@ -77,17 +77,27 @@ pub async fn watch_loop(
         for e in batch.errors {
             tell!("warning: watching: {e}");
         }
-        let changes: BTreeSet<Change> = batch
+        let mut changes: BTreeSet<Change> = batch
             .paths
             .iter()
             .filter_map(|p| live.classify(p))
             .collect();
+        if batch.rescan {
+            // Events were lost: read everything again.
+            tell!("warning: watching: file events were lost; reloading everything");
+            changes.insert(Change::Config);
+        }
         if changes.is_empty() {
             continue;
         }
         // Each rebuild holds the write lock; between them a `build` or
-        // `train` elsewhere may write.
-        let lock = super::write_lock(live.project(), "watch")?;
+        // `train` elsewhere may write. Waiting for it can be interrupted.
+        let project = live.project().clone();
+        let lock = tokio::task::spawn_blocking(move || super::write_lock(&project, "watch"));
+        let lock = tokio::select! {
+            lock = lock => lock??,
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+        };
         let rebuilt = live.apply(&changes).await;
         drop(lock);
         if !rebuilt.is_empty() {
@@ -96,7 +106,8 @@ pub async fn watch_loop(
         // A new config can move the templates, data or models.
         if live.watched() != watched {
             watched = live.watched();
-            watcher = Watcher::new(&watched)?;
+            // The same watcher: what is queued meanwhile is kept.
+            watcher.watch_folders(&watched)?;
             say!("watching {}", shown(&watched));
         }
     }

@@ -134,7 +134,7 @@ pub fn guard_stack() {
 
 /// How deeply the parser itself may recurse: above what [`nesting`]
 /// allows, so that the located check speaks first.
-const PARSER_RECURSION_LIMIT: usize = 4 * nesting::MAX_DEPTH;
+const PARSER_RECURSION_LIMIT: usize = nesting::MAX_DEPTH + 4 * nesting::MAX_NESTING;
 
 /// Parses `sql` into statements; an empty text is an error, and so is a
 /// statement nested too deeply to plan (see [`nesting`]).
@@ -276,7 +276,12 @@ impl QueryStream {
         let mut bytes = 0u64;
         while let Some(batch) = self.next().await {
             let batch = batch?;
-            bytes += batch.get_array_memory_size() as u64;
+            // What the batch's rows hold (a slice shares a larger buffer).
+            bytes += batch
+                .columns()
+                .iter()
+                .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64)
+                .sum::<u64>();
             if bytes > self.limit.bytes {
                 return Err(QueryError::TooLarge {
                     limit: self.limit.described.clone(),

@@ -3,7 +3,7 @@
 
 use super::mapping::{Blank, Derivation, FieldRule};
 use super::rows::ReadContext;
-use super::values::{DateFormat, NumberFormat};
+use super::values::{DateFormat, DatesReadAsEmpty, NumberFormat};
 use super::ColumnType;
 use datafusion::arrow::array::{
     ArrayRef, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
@@ -112,6 +112,7 @@ pub(super) fn read_field<'a>(
     record: &'a csv::ByteRecord,
     ctx: &ReadContext<'_>,
     trusted_utf8: bool,
+    blanked: &mut DatesReadAsEmpty,
 ) -> Result<Cell<'a>, FieldError<'a>> {
     let (raw, col): (&'a [u8], Option<(usize, &'a str)>) = match &plan.src {
         Src::Column(i, header) => (record.get(*i).unwrap_or(b""), Some((*i, header.as_str()))),
@@ -158,6 +159,16 @@ pub(super) fn read_field<'a>(
             None if plan.required => Err((None, "required value is empty".into())),
             None => Ok(Cell::Null),
         };
+    }
+    // An implausible date where a date is optional (`9999-12-31` for "no
+    // end") means no date; where one is required, the row is rejected.
+    if plan.ty == ColumnType::Date && !plan.required {
+        if let Some(d) = plan.date.parse(text) {
+            if super::values::plausible_date(d).is_err() {
+                blanked.add(plan.name, text);
+                return Ok(Cell::Null);
+            }
+        }
     }
     parse_cell(plan, text).map_err(|reason| {
         let at = match col {

@@ -40,6 +40,8 @@ pub struct HubspotHistory<'m> {
     deals: u64,
     ignored: Vec<String>,
     folded: u64,
+    /// Implausible stage dates, read as no date.
+    blanked: super::values::DatesReadAsEmpty,
 }
 
 /// `Date entered "Stage (Pipeline)"` → ("Stage", Some("Pipeline")).
@@ -77,6 +79,7 @@ impl<'m> HubspotHistory<'m> {
             deals: 0,
             ignored: Vec::new(),
             folded: 0,
+            blanked: Default::default(),
         }
     }
 
@@ -105,6 +108,7 @@ impl<'m> HubspotHistory<'m> {
                 self.folded
             ));
         }
+        notes.extend(self.blanked.note());
         let load = FileLoad {
             source: String::new(),
             table: Entity::StageHistory.table().to_string(),
@@ -150,9 +154,12 @@ impl RecordHook for HubspotHistory<'_> {
             let parsed = self
                 .date
                 .parse(text)
-                .ok_or_else(|| format!("expected {}, found `{text}`", self.date.describe()))
-                .and_then(super::values::plausible_date);
+                .ok_or_else(|| format!("expected {}, found `{text}`", self.date.describe()));
             match parsed {
+                // A stage's date is optional: an implausible one is no date.
+                Ok(d) if super::values::plausible_date(d).is_err() => {
+                    self.blanked.add(&col.header, text);
+                }
                 Ok(d) => self.pending.push((k, date_to_days(d))),
                 Err(reason) => {
                     return Err((

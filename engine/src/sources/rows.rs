@@ -107,6 +107,8 @@ pub struct TableReader<'m> {
     /// Account id → name and the line it was first seen on, from deals'
     /// `account_name`.
     pub account_names: FxHashMap<String, (String, u64)>,
+    /// Implausible optional dates read as empty in the current source.
+    blanked: super::values::DatesReadAsEmpty,
     /// Set when every field is known to be valid UTF-8 (the whole text was
     /// checked or decoded once), so fields are not checked again one by one.
     pub trusted_utf8: bool,
@@ -141,6 +143,7 @@ impl<'m> TableReader<'m> {
             events_mode: false,
             load: None,
             account_names: FxHashMap::default(),
+            blanked: Default::default(),
             trusted_utf8: false,
             stage_memo: Vec::new(),
             keep_last_deal: false,
@@ -359,7 +362,7 @@ impl<'m> TableReader<'m> {
         let mut slots = [Cell::Null; MAX_COLUMNS];
         let cells = &mut slots[..self.plans.len()];
         for (slot, plan) in cells.iter_mut().zip(&self.plans) {
-            match read_field(plan, record, ctx, self.trusted_utf8) {
+            match read_field(plan, record, ctx, self.trusted_utf8, &mut self.blanked) {
                 Ok(cell) => *slot = cell,
                 Err((value, reason)) => {
                     load.rejected.push(reject(Some(plan.name), value, reason));
@@ -370,7 +373,7 @@ impl<'m> TableReader<'m> {
         let mut side: [Option<&str>; 2] = [None, None];
         for (slot, plan) in self.side.iter().enumerate() {
             if let Some(plan) = plan {
-                match read_field(plan, record, ctx, self.trusted_utf8) {
+                match read_field(plan, record, ctx, self.trusted_utf8, &mut self.blanked) {
                     Ok(cell) => side[slot] = cell.text(),
                     Err((value, reason)) => {
                         load.rejected.push(reject(Some(plan.name), value, reason));
@@ -497,7 +500,11 @@ impl<'m> TableReader<'m> {
 
     /// Ends the current source and returns its report.
     pub fn end(&mut self) -> FileLoad {
-        self.load.take().expect("begin() was called")
+        let mut load = self.load.take().expect("begin() was called");
+        if let Some(note) = std::mem::take(&mut self.blanked).note() {
+            load.notes.push(note);
+        }
+        load
     }
 
     /// The table of every source read, and how many same-day change events
@@ -597,6 +604,7 @@ impl<'m> TableReader<'m> {
         // earlier source gave stays.
         let mut names: FxHashMap<String, (String, u64)> = FxHashMap::default();
         for mut w in workers {
+            self.blanked.absorb(std::mem::take(&mut w.blanked));
             let load = w.end();
             read += load.rows_read;
             rejected.extend(load.rejected);

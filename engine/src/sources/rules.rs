@@ -54,6 +54,11 @@ fn resolve_stage(
 }
 
 /// The entity's own rules; returns the canonical stage for deals and history.
+/// The largest amount a deal (or a list price, quota, head count) may have:
+/// a quadrillion in any currency. Larger is a data error (an id typed into
+/// the amount), and would make every total meaningless.
+pub const MAX_AMOUNT: f64 = 1e15;
+
 pub(super) fn apply_rules<'a>(
     entity: Entity,
     r: &Roles,
@@ -66,6 +71,10 @@ pub(super) fn apply_rules<'a>(
         |i: Option<usize>, cells: &[Cell<'_>], what: &'static str| -> Result<(), RuleError> {
             match i.and_then(|i| cells[i].number()) {
                 Some(v) if v < 0.0 => Err((Some(what), format!("negative {what} {v}"))),
+                Some(v) if v > MAX_AMOUNT => Err((
+                    Some(what),
+                    format!("{what} {v} is implausibly large (above {MAX_AMOUNT:e})"),
+                )),
                 _ => Ok(()),
             }
         };

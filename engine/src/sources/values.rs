@@ -30,6 +30,40 @@ pub const LATEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2099, 12, 31) {
     None => panic!("a valid date"),
 };
 
+/// Out-of-range dates in optional columns (a `9999-12-31` "no end" close
+/// or exit date), read as empty rather than rejected: how many, and the first.
+#[derive(Debug, Default, Clone)]
+pub struct DatesReadAsEmpty {
+    pub count: u64,
+    /// The first: (field, value).
+    pub first: Option<(String, String)>,
+}
+
+impl DatesReadAsEmpty {
+    pub fn add(&mut self, field: &str, value: &str) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some((field.to_string(), value.to_string()));
+        }
+    }
+
+    pub fn absorb(&mut self, other: DatesReadAsEmpty) {
+        self.count += other.count;
+        if self.first.is_none() {
+            self.first = other.first;
+        }
+    }
+
+    /// The load note, when there were any.
+    pub fn note(&self) -> Option<String> {
+        let (field, value) = self.first.as_ref()?;
+        Some(format!(
+            "{} date(s) outside {EARLIEST_DATE} to {LATEST_DATE} in optional columns read as empty (first: {field} = `{value}`)",
+            self.count
+        ))
+    }
+}
+
 /// `date` if it lies within [`EARLIEST_DATE`]..=[`LATEST_DATE`], else why not.
 pub fn plausible_date(date: NaiveDate) -> Result<NaiveDate, String> {
     if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {

@@ -744,10 +744,9 @@ fn implausible_dates_are_empty_where_optional_and_rejected_where_required() {
     struct Entries {
         import: Vec<revintel::sources::ImportSpec>,
     }
-    let entries: Entries = toml::from_str(
-        "[[import]]\nkind = \"csv\"\npath = \"deals.csv\"\nentity = \"deals\"\n",
-    )
-    .unwrap();
+    let entries: Entries =
+        toml::from_str("[[import]]\nkind = \"csv\"\npath = \"deals.csv\"\nentity = \"deals\"\n")
+            .unwrap();
     let set = SourceSet {
         root: dir.path().to_path_buf(),
         config: dir.path().join("revintel.toml"),

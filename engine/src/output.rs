@@ -368,7 +368,10 @@ mod tests {
         out.write_all(b"a\x1b[2J,b\nc").unwrap();
         out.write_all(b"\x07\n").unwrap();
         out.flush().unwrap();
-        assert_eq!(String::from_utf8(out.inner).unwrap(), "a\\u{1b}[2J,b\nc\\u{7}\n");
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            "a\\u{1b}[2J,b\nc\\u{7}\n"
+        );
     }
 
     #[test]

@@ -159,8 +159,7 @@ impl HostPolicy {
             return false;
         };
         let name = normal_host(name);
-        let ours = self.names.contains(&name)
-            || local.is_some_and(|ip| ip.to_string() == name);
+        let ours = self.names.contains(&name) || local.is_some_and(|ip| ip.to_string() == name);
         if ours {
             return port.unwrap_or(80) == self.port;
         }

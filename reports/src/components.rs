@@ -775,7 +775,7 @@ mod tests {
         // The page's own file name (a space is not kept in file names).
         let page = format!("deal/{}.html", crate::page_name::page_name("D 1"));
         assert_eq!(rows[0][0].href.as_deref(), Some(page.as_str()));
-        assert!(page.starts_with("deal/D_1~"), "{page}");
+        assert!(page.starts_with("deal/d_1~"), "{page}");
         assert_eq!(rows[0][1].text, "$1.3M");
         assert_eq!(rows[0][2].text, "42%");
         assert_eq!(rows[1][1].text, "—");

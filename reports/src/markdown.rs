@@ -12,6 +12,12 @@
 //! HTML writer. Images become links, since a report fetches nothing.
 //! The document model is flat, so block quotes contribute their content and
 //! a nested list is folded into its parent item.
+//!
+//! The walks recurse, so nesting is bounded: below [`MAX_DEPTH`] levels of
+//! block quotes, lists or emphasis a subtree is taken as its plain text
+//! (gathered without recursion). A template with 100,000 nested `>` renders
+//! that text instead of overflowing the stack — under `watch` and `serve`
+//! that would have taken the server down.
 
 use comrak::nodes::{AstNode, ListType, NodeValue, TableAlignment};
 use std::collections::HashSet;
@@ -20,6 +26,25 @@ use comrak::{parse_document, Arena, Options};
 
 use crate::components::{Component, FENCE_INFO};
 use crate::document::{Align, Block, Cell, Inline, Table};
+
+/// Deepest nesting walked structurally; deeper content becomes plain text.
+pub const MAX_DEPTH: usize = 64;
+
+/// The text of every descendant of `node`, in order, gathered with comrak's
+/// own (iterative) traversal.
+fn plain_text<'a>(node: &'a AstNode<'a>) -> String {
+    let mut text = String::new();
+    for n in node.descendants() {
+        match &n.data.borrow().value {
+            NodeValue::Text(t) => text.push_str(t),
+            NodeValue::Code(code) => text.push_str(&code.literal),
+            NodeValue::SoftBreak | NodeValue::LineBreak => text.push(' '),
+            NodeValue::Paragraph if !text.is_empty() && !text.ends_with(' ') => text.push(' '),
+            _ => {}
+        }
+    }
+    text
+}
 
 /// The blocks of `markdown`.
 pub fn to_blocks(markdown: &str) -> Vec<Block> {
@@ -31,7 +56,7 @@ pub fn to_blocks(markdown: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut anchors = Anchorizer::new();
     for node in root.children() {
-        convert_block(node, &mut blocks, &mut anchors);
+        convert_block(node, &mut blocks, &mut anchors, 0);
     }
     blocks
 }
@@ -70,7 +95,19 @@ impl Anchorizer {
     }
 }
 
-fn convert_block<'a>(node: &'a AstNode<'a>, out: &mut Vec<Block>, anchors: &mut Anchorizer) {
+fn convert_block<'a>(
+    node: &'a AstNode<'a>,
+    out: &mut Vec<Block>,
+    anchors: &mut Anchorizer,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        let text = plain_text(node);
+        if !text.trim().is_empty() {
+            out.push(Block::Paragraph(vec![Inline::Text(text)]));
+        }
+        return;
+    }
     let value = node.data.borrow().value.clone();
     match value {
         NodeValue::Paragraph => {
@@ -89,7 +126,7 @@ fn convert_block<'a>(node: &'a AstNode<'a>, out: &mut Vec<Block>, anchors: &mut 
             });
         }
         NodeValue::List(list) => {
-            let items = node.children().map(list_item).collect();
+            let items = node.children().map(|i| list_item(i, depth + 1)).collect();
             out.push(Block::List {
                 ordered: list.list_type == ListType::Ordered,
                 items,
@@ -128,7 +165,7 @@ fn convert_block<'a>(node: &'a AstNode<'a>, out: &mut Vec<Block>, anchors: &mut 
         NodeValue::Table(table) => out.push(Block::Table(convert_table(node, &table.alignments))),
         _ => {
             for child in node.children() {
-                convert_block(child, out, anchors);
+                convert_block(child, out, anchors, depth + 1);
             }
         }
     }
@@ -145,7 +182,10 @@ fn push_component(out: &mut Vec<Block>, block: Block) {
 
 /// One list item as inline text: its paragraphs joined by line breaks,
 /// nested list items folded in as "– item" lines.
-fn list_item<'a>(item: &'a AstNode<'a>) -> Vec<Inline> {
+fn list_item<'a>(item: &'a AstNode<'a>, depth: usize) -> Vec<Inline> {
+    if depth > MAX_DEPTH {
+        return vec![Inline::Text(plain_text(item))];
+    }
     let mut inlines: Vec<Inline> = Vec::new();
     for child in item.children() {
         let value = child.data.borrow().value.clone();
@@ -156,7 +196,7 @@ fn list_item<'a>(item: &'a AstNode<'a>) -> Vec<Inline> {
                         inlines.push(Inline::LineBreak);
                     }
                     inlines.push(Inline::Text("– ".into()));
-                    inlines.extend(list_item(nested));
+                    inlines.extend(list_item(nested, depth + 1));
                 }
                 continue;
             }
@@ -221,9 +261,17 @@ fn first_link(inlines: &[Inline]) -> Option<String> {
 
 /// The inline content of a block node.
 fn inlines_of<'a>(node: &'a AstNode<'a>) -> Vec<Inline> {
+    inlines_at(node, 0)
+}
+
+fn inlines_at<'a>(node: &'a AstNode<'a>, depth: usize) -> Vec<Inline> {
     let mut out = Vec::new();
+    if depth > MAX_DEPTH {
+        push_text(&mut out, &plain_text(node));
+        return out;
+    }
     for child in node.children() {
-        convert_inline(child, &mut out);
+        convert_inline(child, &mut out, depth);
     }
     out
 }
@@ -237,7 +285,8 @@ fn push_text(out: &mut Vec<Inline>, text: &str) {
     }
 }
 
-fn convert_inline<'a>(node: &'a AstNode<'a>, out: &mut Vec<Inline>) {
+fn convert_inline<'a>(node: &'a AstNode<'a>, out: &mut Vec<Inline>, depth: usize) {
+    let inlines_of = |n| inlines_at(n, depth + 1);
     let value = node.data.borrow().value.clone();
     match value {
         NodeValue::Text(text) => push_text(out, &text),
@@ -271,7 +320,7 @@ fn convert_inline<'a>(node: &'a AstNode<'a>, out: &mut Vec<Inline>) {
         NodeValue::Raw(text) => push_text(out, &text),
         _ => {
             for child in node.children() {
-                convert_inline(child, out);
+                convert_inline(child, out, depth + 1);
             }
         }
     }
@@ -279,6 +328,30 @@ fn convert_inline<'a>(node: &'a AstNode<'a>, out: &mut Vec<Inline>) {
 
 #[cfg(test)]
 mod tests {
+    /// Nesting far past what the walks descend renders as text.
+    #[test]
+    fn deep_nesting_becomes_text_not_a_stack_overflow() {
+        for source in [
+            format!("{} deep quote", ">".repeat(100_000)),
+            format!("{}deep{}", "*_".repeat(20_000), "_*".repeat(20_000)),
+            (0..2_000)
+                .map(|i| format!("{}- item {i}\n", "  ".repeat(i)))
+                .collect(),
+        ] {
+            let blocks = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || format!("{:?}", to_blocks(&source)))
+                .unwrap()
+                .join()
+                .expect("no stack overflow");
+            assert!(
+                blocks.contains("deep") || blocks.contains("item"),
+                "{}",
+                &blocks[..200.min(blocks.len())]
+            );
+        }
+    }
+
     use super::*;
     use crate::components::{ChartSeries, ChartType};
     use crate::document::{ChartKind, Kpi};

@@ -27,9 +27,13 @@ const RESERVED: [&str; 22] = [
 /// The file stem (without `.html`/`.pdf`) of the page for `key`.
 pub fn page_name(key: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    let mixed_case = key.chars().any(|c| c.is_ascii_uppercase())
-        && key.chars().any(|c| c.is_ascii_lowercase());
-    let stem = key.split('.').next().unwrap_or_default().to_ascii_lowercase();
+    let mixed_case =
+        key.chars().any(|c| c.is_ascii_uppercase()) && key.chars().any(|c| c.is_ascii_lowercase());
+    let stem = key
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let plain = !key.is_empty()
         && key.len() <= MAX_PLAIN
         && !key.starts_with('.')
@@ -63,8 +67,21 @@ mod tests {
         assert_eq!(page_name("opp_7.v2"), "opp_7.v2");
         assert_eq!(page_name("D0000001"), "D0000001");
         let keys = [
-            "D 1", "D/1", "D~1", "D#1", "D?1", "Dé1", "D_1", "..", ".hidden", "", "D%201",
-            "0065g00000AbCdE", "0065g00000ABCDE", "CON", "nul.txt",
+            "D 1",
+            "D/1",
+            "D~1",
+            "D#1",
+            "D?1",
+            "Dé1",
+            "D_1",
+            "..",
+            ".hidden",
+            "",
+            "D%201",
+            "0065g00000AbCdE",
+            "0065g00000ABCDE",
+            "CON",
+            "nul.txt",
         ];
         let names: Vec<String> = keys.iter().map(|k| page_name(k)).collect();
         for (k, n) in keys.iter().zip(&names) {

@@ -478,7 +478,7 @@ mod tests {
         let sim = simulate(&deals, as_of, period, 0.0, 2_000, 7);
         let (p10, p90) = (sim.quantile(0.1), sim.quantile(0.9));
         assert!(
-            p10 >= 0.0 && p90 <= 2e17 * 1.0001 && p10 <= p90,
+            p10 >= 0.0 && p90 <= 2.0001e307 && p10 <= p90 && p90.is_finite(),
             "{p10} {p90}"
         );
         assert!(sim.quantile(0.5) > 0.0);

@@ -164,7 +164,8 @@ pub async fn train(
     // data always gives the same cut-offs whatever day training runs.
     let mut t = first_created + Duration::days(30);
     if t < window_start {
-        let steps = (window_start - t).num_days().div_ceil(SNAPSHOT_EVERY_DAYS);
+        let behind = (window_start - t).num_days();
+        let steps = (behind + SNAPSHOT_EVERY_DAYS - 1) / SNAPSHOT_EVERY_DAYS;
         t += Duration::days(steps * SNAPSHOT_EVERY_DAYS);
     }
     while t <= last_cutoff {

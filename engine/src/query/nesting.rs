@@ -101,24 +101,32 @@ pub fn check(sql: &str) -> Result<(), QueryError> {
         .collect();
     let mut frames = vec![Frame::default()];
     let mut subqueries = 0;
+    // Whether the last token put the next in a table position: a clause
+    // FROM, JOIN, LATERAL, a comma in a FROM list, or AS (a CTE body).
+    let mut table_position = false;
     for (i, TokenWithSpan { token, span }) in significant.iter().map(|t| *t).enumerate() {
         let prev = i.checked_sub(1).map(|j| &significant[j].token);
         let next = significant.get(i + 1).map(|t| &t.token);
         let top = frames.len() - 1;
         let first_in_frame = frames[top].tokens == 0;
         frames[top].tokens += 1;
-        match classify(token, prev, next, &frames[top], first_in_frame) {
+        let kind = classify(token, prev, next, &frames[top], first_in_frame);
+        let after_table_position = std::mem::replace(
+            &mut table_position,
+            match (&kind, token) {
+                (Kind::Boundary { from: Some(true) } | Kind::Join, _) => true,
+                (Kind::Comma, _) => frames[top].in_from,
+                (_, Token::Word(w)) => {
+                    w.quote_style.is_none() && matches!(w.keyword, Keyword::LATERAL | Keyword::AS)
+                }
+                _ => false,
+            },
+        );
+        match kind {
             Kind::Open { case } => {
                 // A bracket that starts with SELECT/WITH is a subquery; one
                 // in a table position (or a CTE body) is not counted.
-                let table_position = match prev {
-                    Some(Token::Word(w)) if w.quote_style.is_none() => matches!(
-                        w.keyword,
-                        Keyword::FROM | Keyword::JOIN | Keyword::LATERAL | Keyword::AS
-                    ),
-                    Some(Token::Comma) => frames[top].in_from,
-                    _ => false,
-                };
+                let table_position = after_table_position;
                 let starts_query = matches!(next, Some(Token::Word(w))
                     if w.quote_style.is_none() && matches!(w.keyword, Keyword::SELECT | Keyword::WITH));
                 let subquery = !case && starts_query && !table_position;
@@ -295,9 +303,7 @@ fn classify(
                 boundary(Some(true))
             }
             Keyword::FROM => Kind::Operator,
-            Keyword::GROUP | Keyword::ORDER if is_word(next, Keyword::BY) => {
-                clause(Some(false))
-            }
+            Keyword::GROUP | Keyword::ORDER if is_word(next, Keyword::BY) => clause(Some(false)),
             Keyword::WHERE
             | Keyword::HAVING
             | Keyword::LIMIT
@@ -385,7 +391,11 @@ mod tests {
     #[test]
     fn flat_lists_cost_nothing() {
         let values: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
-        check(&format!("SELECT * FROM t WHERE x IN ({})", values.join(","))).unwrap();
+        check(&format!(
+            "SELECT * FROM t WHERE x IN ({})",
+            values.join(",")
+        ))
+        .unwrap();
         let columns: Vec<String> = (0..2_000).map(|i| format!("a + {i} AS c{i}")).collect();
         check(&format!("SELECT {} FROM t", columns.join(", "))).unwrap();
         let branches: Vec<String> = (0..2_000)
@@ -410,13 +420,21 @@ mod tests {
         }
         // Many AND-ed comparisons: the comparisons are not chained.
         let conditions: Vec<String> = (0..400).map(|i| format!("a{i} = {i}")).collect();
-        check(&format!("SELECT 1 FROM t WHERE {}", conditions.join(" AND "))).unwrap();
+        check(&format!(
+            "SELECT 1 FROM t WHERE {}",
+            conditions.join(" AND ")
+        ))
+        .unwrap();
         // Joins in separate branches of a UNION each have their own budget.
         let branch = "SELECT 1 FROM a JOIN b ON true JOIN c ON true JOIN d ON true";
         check(&vec![branch; 30].join(" UNION ALL ")).unwrap();
         // DISTINCT FROM in a long select list does not join tables.
         let columns: Vec<String> = (0..80).map(|i| format!("c{i}")).collect();
-        check(&format!("SELECT a IS DISTINCT FROM b, {} FROM t", columns.join(", "))).unwrap();
+        check(&format!(
+            "SELECT a IS DISTINCT FROM b, {} FROM t",
+            columns.join(", ")
+        ))
+        .unwrap();
     }
 
     #[test]
@@ -439,13 +457,22 @@ mod tests {
     #[test]
     fn chains_through_clause_words_and_subscripts_are_refused() {
         let segment = format!("{}NULL::TIMESTAMP WITH TIME ZONE", "1+".repeat(100));
-        too_deep(&format!("SELECT {}", vec![segment.as_str(); 20].join(" + ")));
+        too_deep(&format!(
+            "SELECT {}",
+            vec![segment.as_str(); 20].join(" + ")
+        ));
         too_deep(&format!(
             "SELECT {}",
             vec!["true IS DISTINCT FROM true"; 300].join(" IS DISTINCT FROM ")
         ));
-        too_deep(&format!("SELECT named_struct('a', 1){}", "['a']".repeat(600)));
-        too_deep(&format!("SELECT {}", vec!["a OVERLAPS b"; 300].join(" OVERLAPS ")));
+        too_deep(&format!(
+            "SELECT named_struct('a', 1){}",
+            "['a']".repeat(600)
+        ));
+        too_deep(&format!(
+            "SELECT {}",
+            vec!["a OVERLAPS b"; 300].join(" OVERLAPS ")
+        ));
         let nested = |n: usize| {
             format!(
                 "SELECT 1 IS DISTINCT FROM {}1{}",
@@ -466,7 +493,12 @@ mod tests {
             " END".repeat(n)
         ));
         let n = MAX_NESTING;
-        check(&format!("SELECT {}1{}", "(".repeat(n - 1), ")".repeat(n - 1))).unwrap();
+        check(&format!(
+            "SELECT {}1{}",
+            "(".repeat(n - 1),
+            ")".repeat(n - 1)
+        ))
+        .unwrap();
     }
 
     #[test]

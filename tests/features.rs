@@ -8,7 +8,7 @@ use datafusion::prelude::SessionContext;
 use revintel::project::Project;
 use revintel::seed::{write_demo_data, SeedOptions};
 use revintel::session::Session;
-use udfs::features::{deal_features_sql, ActivitySource};
+use ml::features::{deal_features_sql, ActivitySource};
 
 async fn features(ctx: &SessionContext, cutoff: NaiveDate) -> String {
     let sql = format!(

@@ -8,13 +8,14 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::Float64Type;
-use revintel::models::{self, Models};
+use ml::trained::Models;
+use revintel::{attach, models};
 use revintel::project::Project;
 use revintel::seed::{write_demo_data, SeedOptions};
 use revintel::session::Session;
 use std::path::Path;
-use udfs::model::{ModelError, WinProbModel};
-use udfs::model_features::{feature_columns, MODEL_FEATURES, N_FEATURES};
+use ml::trained::{ModelError, WinProbModel};
+use ml::encoding::{feature_columns, MODEL_FEATURES, N_FEATURES};
 
 const ARGS: &str = "stage_index, age_days, days_in_stage, stage_velocity_ratio, stage_changes, close_date_pushes, \
     days_to_close, amount, amount_vs_segment, owner_win_rate, owner_closed_deals, days_since_last_activity, \
@@ -73,7 +74,7 @@ async fn trained_models_behave() {
     let dir = tempfile::tempdir().unwrap();
     let project = demo(dir.path(), 5000);
     let mut session = Session::open(&project).await.unwrap();
-    models::ensure(&mut session, &project, &|_| {})
+    attach::ensure(&mut session, &project, &|| {}, &|_| {})
         .await
         .unwrap();
     let m = session.models.clone().unwrap();
@@ -242,7 +243,7 @@ async fn trained_models_behave() {
         .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
         .collect();
     let mut again = Session::open(&project).await.unwrap();
-    models::attach(
+    attach::attach(
         &mut again,
         &project,
         Models::load(&project.models_dir).unwrap(),
@@ -269,10 +270,10 @@ async fn trained_models_behave() {
 async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
     use revintel::scoring;
     let mut before_session = Session::open(project).await.unwrap();
-    models::attach(&mut before_session, project, m.clone())
+    attach::attach(&mut before_session, project, m.clone())
         .await
         .unwrap();
-    let quarter = udfs::forecast::Period::quarter_of(before_session.as_of);
+    let quarter = ml::simulation::Period::quarter_of(before_session.as_of);
     // The forecast table came from the disk cache: run the simulation.
     let before_forecast = before_session.forecast.clone().unwrap();
     let periods = [quarter, quarter.next_quarter()];
@@ -293,7 +294,7 @@ async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
     assert_eq!(scoring::cache_key(&renamed, m), key_before);
     // But forecast_by_group groups by reps' names: it is made again, not
     // read from the cache made before the rename.
-    models::attach(&mut renamed, project, m.clone())
+    attach::attach(&mut renamed, project, m.clone())
         .await
         .unwrap();
     let renamed_groups = floats(
@@ -346,7 +347,7 @@ async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
 
     let mut after_attached = Session::open(project).await.unwrap();
     after_attached.continue_from(&before_session);
-    models::attach(&mut after_attached, project, m.clone())
+    attach::attach(&mut after_attached, project, m.clone())
         .await
         .unwrap();
     // Scores carried over in memory, updated for the edit, equal a full rescoring.
@@ -355,7 +356,7 @@ async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
         full.columns()
     );
     let book = after_attached.forecast.clone().unwrap();
-    let scratch = udfs::forecast_quantile::ForecastBook::new(
+    let scratch = ml::book::ForecastBook::new(
         book.as_of,
         book.deals.clone(),
         book.won.clone(),

@@ -5,7 +5,6 @@
 //! trained on what was known then, that quarter is forecast, and the forecast
 //! is compared with the revenue actually won in the quarter.
 
-use crate::models::{self, Models};
 use crate::project::Project;
 use crate::session::Session;
 use crate::sources::{Entity, LoadReport, LoadedTable};
@@ -16,8 +15,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use std::sync::Arc;
-use udfs::forecast::Period;
-use udfs::stages::{LOST, WON};
+use ml::simulation::Period;
+use ml::trained::Models;
+use ml::stages::{LOST, WON};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {
@@ -28,11 +28,13 @@ pub enum BacktestError {
     #[error(transparent)]
     Session(#[from] crate::session::SessionError),
     #[error("training at the cut-off: {0}")]
-    Train(#[from] udfs::train::TrainError),
+    Train(#[from] ml::train::TrainError),
     #[error(transparent)]
-    Model(#[from] udfs::model::ModelError),
+    Model(#[from] ml::trained::ModelError),
     #[error(transparent)]
-    Models(#[from] crate::models::ModelsError),
+    Attach(#[from] crate::attach::AttachError),
+    #[error(transparent)]
+    Cache(#[from] crate::caches::CacheError),
     #[error("scratch folder: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -143,8 +145,8 @@ pub async fn run(
         let scratch = tempfile::tempdir()?;
         let mut past_project = project.clone();
         past_project.models_dir = scratch.path().to_path_buf();
-        models::train(&past, &past_project, &|_| {}).await?;
-        models::attach(&mut past, &past_project, Models::load(scratch.path())?).await?;
+        crate::models::train(&past, &past_project, &|_| {}).await?;
+        crate::attach::attach(&mut past, &past_project, Models::load(scratch.path())?).await?;
         let forecast = collect(
             &past,
             &format!(
@@ -178,22 +180,25 @@ pub async fn run(
 /// Saves the backtest where the session finds it as the `backtest` table;
 /// returns the file's path.
 pub fn save(project: &Project, rows: &[BacktestRow]) -> Result<std::path::PathBuf, BacktestError> {
-    let batch = to_batch(rows);
-    let mut bytes = Vec::new();
-    {
-        let mut writer =
-            datafusion::arrow::ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
-        writer.write(&batch)?;
-        writer.finish()?;
-    }
     let path = project.models_dir.join(BACKTEST_FILE);
-    udfs::model::write_atomic(&path, &bytes)?;
+    crate::caches::write_arrow(&path, &to_batch(rows))?;
     Ok(path)
+}
+
+/// Registers the last backtest as the `backtest` table: empty (with its
+/// columns) when none was run, so reports can say so instead of failing.
+pub fn register(session: &Session, project: &Project) -> Result<(), BacktestError> {
+    let batch = crate::caches::read_arrow(&project.models_dir.join(BACKTEST_FILE))
+        .unwrap_or_else(|| to_batch(&[]));
+    let table = datafusion::catalog::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+    let _ = session.ctx.deregister_table("backtest");
+    session.ctx.register_table("backtest", Arc::new(table))?;
+    Ok(())
 }
 
 /// The backtest as a table: one row per cut-off.
 pub fn to_batch(rows: &[BacktestRow]) -> RecordBatch {
-    let day = |d: NaiveDate| udfs::time::date_to_days(d);
+    let day = |d: NaiveDate| ml::time::date_to_days(d);
     let f = |g: &dyn Fn(&BacktestRow) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
     };

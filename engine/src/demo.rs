@@ -1,7 +1,7 @@
 //! The bundled demo data: generated on first use so a fresh clone just works.
 
 use crate::project::Project;
-use crate::seed::{self, SeedError, SeedOptions, SeedSummary};
+use crate::seed::{self, SeedOptions};
 use chrono::NaiveDate;
 use std::path::Path;
 
@@ -15,26 +15,31 @@ pub fn manifest_as_of(dir: &Path) -> Option<NaiveDate> {
     crate::sources::csv_file::parse_iso_date(value.get("as_of")?.as_str()?)
 }
 
-/// For a demo project without data, generates the default demo data set and
-/// returns what was written; otherwise does nothing.
-pub fn ensure_demo_data(project: &Project) -> Result<Option<SeedSummary>, SeedError> {
+/// For a demo project without data, the options to generate the default demo
+/// data set with (the caller says so and writes it); otherwise None.
+pub fn missing_demo_data(project: &Project) -> Option<SeedOptions> {
     let missing = crate::sources::Entity::ALL
         .iter()
         .any(|e| !project.data_dir.join(e.file_name()).is_file());
-    if !project.is_demo || !missing {
-        return Ok(None);
-    }
-    let options = SeedOptions {
+    (project.is_demo && missing).then(|| SeedOptions {
         deals: seed::DEFAULT_DEALS,
         seed: seed::DEFAULT_SEED,
         as_of: seed::default_as_of(),
-    };
-    eprintln!(
-        "revintel: no demo data in {}; generating it ({} deals, seed {}, as of {}) …",
-        project.data_dir.display(),
-        options.deals,
-        options.seed,
-        options.as_of
-    );
-    seed::write_demo_data(&project.data_dir, &options).map(Some)
+    })
+}
+
+/// Generates the demo data when [`missing_demo_data`] says so, telling
+/// `note` first (it takes a few seconds).
+pub fn ensure(project: &Project, note: &dyn Fn(String)) -> Result<(), seed::SeedError> {
+    if let Some(options) = missing_demo_data(project) {
+        note(format!(
+            "no demo data in {}; generating it ({} deals, seed {}, as of {}) …",
+            project.data_dir.display(),
+            options.deals,
+            options.seed,
+            options.as_of
+        ));
+        seed::write_demo_data(&project.data_dir, &options)?;
+    }
+    Ok(())
 }

@@ -5,22 +5,20 @@
 //! `deal_scores` holds the `deal_features` columns plus the scores; the
 //! `scored_deals` view adds names for people.
 
-use crate::models::Models;
+use crate::caches::{Cache, CacheError};
 use crate::session::Session;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, ListBuilder, RecordBatch, StringBuilder,
 };
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
-use datafusion::arrow::ipc::reader::FileReader;
-use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
-use std::path::Path;
 use std::sync::Arc;
-use udfs::model_features::feature_columns;
-use udfs::risk_score::risk_score;
-use udfs::shap_top::drivers_array;
+use ml::trained::Models;
+use ml::encoding::feature_columns;
+use ml::functions::risk_score::risk_score;
+use ml::functions::shap_top::drivers_array;
 
 /// Drivers kept per deal in `scored_deals`.
 pub const DRIVERS_PER_DEAL: usize = 5;
@@ -32,9 +30,11 @@ pub enum ScoringError {
     #[error(transparent)]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error(transparent)]
-    Model(#[from] udfs::model::ModelError),
+    Model(#[from] ml::trained::ModelError),
     #[error(transparent)]
-    Features(#[from] udfs::model_features::FeatureError),
+    Features(#[from] ml::encoding::FeatureError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// The view over `deal_scores` that people query.
@@ -56,9 +56,9 @@ pub fn scoring_tables() -> Vec<String> {
     static TABLES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     TABLES
         .get_or_init(|| {
-            let sql = udfs::features::deal_features_sql(
+            let sql = ml::features::deal_features_sql(
                 chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date"),
-                udfs::features::ActivitySource::AsOfSnapshot,
+                ml::features::ActivitySource::AsOfSnapshot,
             );
             let statements = crate::query::parse(&sql).expect("the feature SQL parses");
             crate::query::relations(&statements[0])
@@ -72,7 +72,7 @@ pub fn scoring_tables() -> Vec<String> {
 /// The cache key: anything that changes the scores changes it.
 pub fn cache_key(session: &Session, models: &Models) -> String {
     let tables = scoring_tables();
-    udfs::model::fingerprint(&[
+    ml::trained::fingerprint(&[
         session.fingerprint_of(&tables).as_bytes(),
         models_key(session, models).as_bytes(),
     ])
@@ -80,7 +80,7 @@ pub fn cache_key(session: &Session, models: &Models) -> String {
 
 /// What besides the data decides a deal's scores: the models and the as-of date.
 fn models_key(session: &Session, models: &Models) -> String {
-    udfs::model::fingerprint(&[
+    ml::trained::fingerprint(&[
         models.win_prob.fingerprint.as_bytes(),
         models.time_to_close.fingerprint.as_bytes(),
         session.as_of.to_string().as_bytes(),
@@ -95,10 +95,10 @@ const MODELS_KEY: &str = "revintel.models_key";
 pub async fn register(
     session: &mut Session,
     models: &Models,
-    cache_dir: &Path,
+    cache: &Cache,
 ) -> Result<(), ScoringError> {
-    let path = cache_dir.join(format!("deal_scores-{}.arrow", cache_key(session, models)));
-    let batch = match read_cache(&path) {
+    let name = format!("deal_scores-{}.arrow", cache_key(session, models));
+    let batch = match cache.read(&name) {
         Some(batch) => batch,
         None => {
             // The last scores made with the same models and as-of date let
@@ -108,7 +108,7 @@ pub async fn register(
             let previous = session
                 .scores
                 .take()
-                .or_else(|| latest_cache(cache_dir, "deal_scores-"))
+                .or_else(|| cache.latest("deal_scores-"))
                 .filter(|b| {
                     b.schema().metadata().get(MODELS_KEY).map(String::as_str) == Some(key.as_str())
                 });
@@ -119,7 +119,7 @@ pub async fn register(
                 .clone()
                 .with_metadata([(MODELS_KEY.to_string(), key)].into());
             let batch = batch.with_schema(Arc::new(schema))?;
-            write_cache(cache_dir, &path, &batch, "deal_scores-")?;
+            cache.write(&name, &batch, "deal_scores-")?;
             batch
         }
     };
@@ -138,91 +138,6 @@ pub async fn register(
             Some(SCORED_DEALS.to_string()),
         )),
     )?;
-    Ok(())
-}
-
-/// The newest cached table of a kind, whatever its key.
-fn latest_cache(dir: &Path, prefix: &str) -> Option<RecordBatch> {
-    let newest = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".arrow"))
-        })
-        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())?;
-    read_cache(&newest.path())
-}
-
-pub(crate) fn read_cache(path: &Path) -> Option<RecordBatch> {
-    let file = std::fs::File::open(path).ok()?;
-    let reader = FileReader::try_new(file, None).ok()?;
-    let schema = reader.schema();
-    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().ok()?;
-    concat_batches(&schema, &batches).ok()
-}
-
-/// Whether cache files are written in the background (see [`write_cache`]).
-static BACKGROUND_WRITES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Makes [`write_cache`] return at once and write on a thread of its own:
-/// for long-running processes (live rebuild), where a report should not
-/// wait for the disk to make a cache that only a later process reads.
-pub fn write_caches_in_background(on: bool) {
-    BACKGROUND_WRITES.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Writes a cached table atomically and removes older files of the same
-/// kind (`prefix`): their keys can never be asked for again.
-pub(crate) fn write_cache(
-    dir: &Path,
-    path: &Path,
-    batch: &RecordBatch,
-    prefix: &str,
-) -> Result<(), ScoringError> {
-    if BACKGROUND_WRITES.load(std::sync::atomic::Ordering::Relaxed) {
-        let (dir, path, batch, prefix) = (
-            dir.to_path_buf(),
-            path.to_path_buf(),
-            batch.clone(),
-            prefix.to_string(),
-        );
-        std::thread::spawn(move || {
-            if let Err(e) = write_cache_now(&dir, &path, &batch, &prefix) {
-                eprintln!("warning: cache {}: {e}", path.display());
-            }
-        });
-        return Ok(());
-    }
-    write_cache_now(dir, path, batch, prefix)
-}
-
-fn write_cache_now(
-    dir: &Path,
-    path: &Path,
-    batch: &RecordBatch,
-    prefix: &str,
-) -> Result<(), ScoringError> {
-    let mut bytes = Vec::new();
-    {
-        let mut writer = FileWriter::try_new(&mut bytes, &batch.schema())?;
-        writer.write(batch)?;
-        writer.finish()?;
-    }
-    udfs::model::write_atomic(path, &bytes)?;
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let p = entry.path();
-            let stale = p != path
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".arrow"));
-            if stale {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
     Ok(())
 }
 
@@ -346,7 +261,7 @@ fn score_features(
     let f64_col = |name: &str| -> Result<Float64Array, ScoringError> {
         let c = features
             .column_by_name(name)
-            .ok_or_else(|| udfs::model_features::FeatureError::Missing(name.to_string()))?;
+            .ok_or_else(|| ml::encoding::FeatureError::Missing(name.to_string()))?;
         Ok(datafusion::arrow::compute::cast(c, &DataType::Float64)?
             .as_primitive::<Float64Type>()
             .clone())
@@ -394,7 +309,7 @@ fn score_features(
         actions.append(true);
     }
 
-    let as_of = udfs::time::date_to_days(as_of);
+    let as_of = ml::time::date_to_days(as_of);
     let quantile = |k: usize| -> Float64Array { ttc.iter().map(|q| Some(q[k])).collect() };
     let close = |k: usize| -> Date32Array {
         ttc.iter()

@@ -17,7 +17,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use std::path::PathBuf;
 use std::sync::Arc;
-use udfs::features::{deal_features_sql, ActivitySource};
+use ml::features::{deal_features_sql, ActivitySource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -40,16 +40,19 @@ pub struct Session {
     pub ctx: SessionContext,
     pub as_of: NaiveDate,
     pub load: LoadReport,
-    /// The models attached to this session, if any (see [`crate::models`]).
-    pub models: Option<crate::models::Models>,
+    /// The models attached to this session, if any (see [`crate::attach`]).
+    pub models: Option<ml::trained::Models>,
     /// The scores registered as `deal_scores`, once models are attached.
     pub scores: Option<RecordBatch>,
     /// The forecast's book of simulations, once models are attached.
-    pub forecast: Option<Arc<udfs::forecast_quantile::ForecastBook>>,
+    pub forecast: Option<Arc<ml::book::ForecastBook>>,
     /// The engine's memory limit and spill folder.
     pub engine: EngineSettings,
     /// Things worth telling the user that did not stop the session.
     pub warnings: Vec<String>,
+    /// Whether computed tables are cached on disk in the background (a
+    /// long-running process need not wait for the disk; see `caches`).
+    pub cache_in_background: bool,
 }
 
 /// The names of the derived views, in registration order.
@@ -63,6 +66,7 @@ impl Session {
     pub fn continue_from(&mut self, earlier: &Session) {
         self.scores = earlier.scores.clone();
         self.forecast = earlier.forecast.clone();
+        self.cache_in_background = earlier.cache_in_background;
     }
 
     /// A fingerprint of the files behind `tables` and the as-of date: it
@@ -77,13 +81,13 @@ impl Session {
             .collect();
         let as_of = self.as_of.to_string();
         parts.push(as_of.as_bytes());
-        udfs::model::fingerprint(&parts)
+        ml::trained::fingerprint(&parts)
     }
 
     /// Identifies the input data and as-of date: any change to a source
     /// file changes it.
     pub fn data_fingerprint(&self) -> String {
-        udfs::model::fingerprint(&[
+        ml::trained::fingerprint(&[
             self.load.fingerprint().as_bytes(),
             self.as_of.to_string().as_bytes(),
         ])
@@ -147,18 +151,19 @@ impl Session {
                 "deal_features",
                 deal_features_sql(as_of, ActivitySource::AsOfSnapshot),
             ),
-            ("report_dates", crate::changes::report_dates_sql(as_of)),
+            ("report_dates", crate::pipeline_changes::report_dates_sql(as_of)),
             (
                 "pipeline_changes",
-                crate::changes::pipeline_changes_sql(as_of),
+                crate::pipeline_changes::pipeline_changes_sql(as_of),
             ),
         ];
         for (name, sql) in views {
             register_view(&ctx, name, sql).await?;
         }
-        ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
-            udfs::risk_score::RiskScore::default(),
-        ));
+        // The functions that need no model (see `attach` for the rest).
+        for function in ml::functions::all(None, None) {
+            ctx.register_udf(function);
+        }
         Ok(Session {
             ctx,
             as_of,
@@ -168,6 +173,7 @@ impl Session {
             forecast: None,
             engine: engine.clone(),
             warnings,
+            cache_in_background: false,
         })
     }
 }

@@ -210,7 +210,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// The forecast simulation against the straightforward loop.
 fn forecast() {
     use rand::{Rng, SeedableRng};
-    use udfs::forecast::{simulate, simulate_naive, OpenDeal, Period};
+    use ml::simulation::{simulate, simulate_naive, OpenDeal, Period};
     let as_of = revintel::seed::default_as_of();
     let period = Period::quarter_of(as_of);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
@@ -254,7 +254,7 @@ async fn models(demo: &Path) -> anyhow::Result<()> {
     use datafusion::arrow::compute::concat_batches;
     use datafusion::catalog::MemTable;
     use std::sync::Arc;
-    use udfs::model_features::{feature_columns, MODEL_FEATURES};
+    use ml::encoding::{feature_columns, MODEL_FEATURES};
 
     let project = revintel::project::Project::demo(demo);
     let session = super::open_session(&project, super::ModelUse::Required).await?;

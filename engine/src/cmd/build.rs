@@ -164,8 +164,7 @@ async fn ensure_backtest(
     match revintel::backtest::run(session, project, 4, &|msg| tell!("revintel: {msg}")).await {
         Ok(rows) => {
             revintel::backtest::save(project, &rows)?;
-            revintel::models::register_backtest(session, project)
-                .context("registering the backtest")?;
+            revintel::backtest::register(session, project).context("registering the backtest")?;
         }
         // Too little history is not a reason to withhold the rest of the report.
         Err(e) => tell!("warning: backtest not run: {e}"),

@@ -44,7 +44,7 @@ fn thousands(n: u64) -> String {
 }
 
 pub async fn run(project: &Project, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    revintel::demo::ensure_demo_data(project)?;
+    revintel::demo::ensure(project, &|note| tell!("revintel: {note}"))?;
     let assembled =
         load_sources(&project.sources, project.as_of, false, OnFailure::Continue).await?;
     let report = &assembled.report;

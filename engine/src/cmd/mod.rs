@@ -114,64 +114,22 @@ pub fn write_lock(project: &Project, command: &str) -> anyhow::Result<revintel::
     )?)
 }
 
-/// Whether a command needs the trained models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelUse {
-    /// Never attach them (e.g. `train` replaces them).
-    Skip,
-    /// Attach them when they exist; warn if they cannot be read.
-    IfPresent,
-    /// Attach them, training first when there are none.
-    Required,
-}
+pub use revintel::open::ModelUse;
 
-/// Opens the project's session, generating demo data first when needed and
-/// warning about rejected rows (they stay queryable in `load_rejects`).
+/// Opens the project's session (see `revintel::open`), showing what happens
+/// on the way — a progress bar while training on first use — and the
+/// warnings it returns.
 pub async fn open_session(project: &Project, models: ModelUse) -> anyhow::Result<Session> {
-    revintel::demo::ensure_demo_data(project)?;
-    let mut session = Session::open(project).await?;
-    for warning in &session.warnings {
+    let (bar, progress) = train::progress_bar();
+    let opened = revintel::open::open(project, models, &|event| match event {
+        revintel::open::Event::Note(note) => bar.suspend(|| tell!("revintel: {note}")),
+        revintel::open::Event::Training(p) => progress(p),
+    })
+    .await;
+    bar.finish_and_clear();
+    let opened = opened?;
+    for warning in &opened.warnings {
         tell!("warning: {warning}");
     }
-    if models == ModelUse::IfPresent && revintel::models::unlisted(project) {
-        tell!(
-            "warning: the models in {} have no manifest.json (written by an earlier revintel) and are not used; run `revintel train`",
-            project.models_dir.display()
-        );
-    }
-    let attach = match models {
-        ModelUse::Skip => false,
-        ModelUse::IfPresent => revintel::models::present(project),
-        ModelUse::Required => true,
-    };
-    // Training on first use writes the models: one writer at a time.
-    let _lock = (attach && !revintel::models::present(project))
-        .then(|| write_lock(project, "train"))
-        .transpose()?;
-    if attach {
-        let (bar, progress) = train::progress_bar();
-        let attached = revintel::models::ensure(&mut session, project, &progress).await;
-        bar.finish_and_clear();
-        match attached {
-            Ok(()) => {}
-            // Raw tables stay usable when an optional model cannot be read.
-            Err(e) if models == ModelUse::IfPresent => {
-                tell!("warning: models not attached: {e}");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    // Rejected rows are also kept in out/rejects.csv (removed when none).
-    revintel::sources::rejects_file::publish(&project.out_dir, &session.load);
-    for file in &session.load.files {
-        if let Some(first) = file.rejected.first() {
-            tell!(
-                "warning: {}: {} of {} rows rejected (first: {first}); see `SELECT * FROM load_rejects`",
-                file.file.display(),
-                file.rows_rejected(),
-                file.rows_read,
-            );
-        }
-    }
-    Ok(session)
+    Ok(opened.session)
 }

@@ -1,11 +1,9 @@
 //! `revintel serve`: `out/` over HTTP on 127.0.0.1 with an index of reports
-//! and live reload, rebuilding like `revintel watch`.
+//! and live reload, rebuilding like `revintel watch` (see `revintel::live`).
 
 use super::build::ReportArgs;
-use super::watch::{start, watch_loop};
-use anyhow::Context;
+use revintel::live::run::{self, ServeOptions};
 use revintel::project::Project;
-use revintel::serve::{router, HostPolicy, Limits, LiveEvent, ServerState};
 use std::net::IpAddr;
 use std::process::ExitCode;
 
@@ -34,35 +32,14 @@ pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode>
             args.host
         );
     }
-    let live = start(project, &args.reports).await?;
-    let limits = Limits::default();
-    let state = ServerState::new(project.out_dir.clone(), live.reports(), &limits);
-    let listener = tokio::net::TcpListener::bind((args.host, args.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    let address = listener.local_addr()?;
-    say!("serving http://{address}/");
-    let mut allowed = project.allowed_hosts.clone();
-    allowed.extend(args.allow_host.iter().cloned());
-    let app = router(state.clone(), HostPolicy::new(address, &allowed));
-    let server = tokio::spawn(revintel::serve::serve(listener, app, limits));
-
-    let result = watch_loop(live, |live, rebuilt| {
-        let events = rebuilt
-            .iter()
-            .map(|rebuild| LiveEvent {
-                report: rebuild.report.clone(),
-                ok: rebuild.status.error().is_none(),
-                error: rebuild.status.error().map(str::to_string),
-            })
-            .collect();
-        // Publish first: a page loaded after the log line shows the new state.
-        state.publish(live.reports(), events);
-        for rebuild in rebuilt {
-            say!("{}", rebuild.log_line());
-        }
-    })
-    .await;
-    server.abort();
-    result
+    let mut allowed_hosts = project.allowed_hosts.clone();
+    allowed_hosts.extend(args.allow_host.iter().cloned());
+    let serve = ServeOptions {
+        host: args.host,
+        port: args.port,
+        allowed_hosts,
+    };
+    let options = super::watch::options(&args.reports);
+    run::serve(project, options, serve, &super::watch::tell).await?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,8 +5,8 @@ use super::open_session;
 use indicatif::{ProgressBar, ProgressStyle};
 use revintel::project::Project;
 use std::process::ExitCode;
-use udfs::metrics::BinaryMetrics;
-use udfs::train::{Progress, TrainReport};
+use ml::metrics::BinaryMetrics;
+use ml::train::{Progress, TrainReport};
 
 /// A progress bar over training snapshots, then the model fits.
 pub fn progress_bar() -> (ProgressBar, impl Fn(Progress)) {

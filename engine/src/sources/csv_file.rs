@@ -8,7 +8,7 @@
 use super::encoding::decode;
 use super::mapping::Mapping;
 use super::report::FileLoad;
-use super::rows::{AcceptedDeal, ReadContext, TableReader};
+use super::table_reader::{AcceptedDeal, ReadContext, TableReader};
 use super::{Entity, SourceError};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
 
 pub use super::values::parse_iso_date;
-pub use udfs::time::date_to_days;
+pub use ml::time::date_to_days;
 
 /// Work an importer does on each record besides the entity's own reading
 /// (HubSpot's stage-date columns).
@@ -224,7 +224,7 @@ fn read_csv_from<'m>(
     parallel_bytes: usize,
 ) -> Result<FileLoad, SourceError> {
     let formats = &mapping.formats;
-    let fingerprint = udfs::model::fingerprint(&[raw]);
+    let fingerprint = ml::trained::fingerprint(&[raw]);
     let decoded = decode(raw, formats.encoding);
     let text = &decoded.bytes[..];
     let delimiter = formats.delimiter.unwrap_or_else(|| sniff_delimiter(text));
@@ -290,7 +290,7 @@ pub fn load_csv(path: &Path, entity: Entity) -> Result<(RecordBatch, FileLoad), 
         path: path.to_path_buf(),
         source,
     })?;
-    let fingerprint = udfs::model::fingerprint(&[&bytes]);
+    let fingerprint = ml::trained::fingerprint(&[&bytes]);
     let key = (path.to_path_buf(), entity);
     if let Some((batch, load)) = LAST.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         if load.fingerprint == fingerprint {

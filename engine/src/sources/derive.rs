@@ -45,7 +45,7 @@ fn derived_load(entity: Entity, from: &str, read: u64, note: String) -> FileLoad
         rows_read: read,
         rows_loaded: read,
         rejected: Vec::new(),
-        fingerprint: udfs::model::fingerprint(&[entity.table().as_bytes(), note.as_bytes()]),
+        fingerprint: ml::trained::fingerprint(&[entity.table().as_bytes(), note.as_bytes()]),
         notes: vec![note],
     }
 }

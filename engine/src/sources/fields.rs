@@ -2,14 +2,14 @@
 //! defaulted, parsed and derived into a typed cell (see [`super::rows`]).
 
 use super::mapping::{Blank, Derivation, FieldRule};
-use super::rows::ReadContext;
+use super::table_reader::ReadContext;
 use super::values::{DateFormat, DatesReadAsEmpty, NumberFormat};
 use super::ColumnType;
 use datafusion::arrow::array::{
     ArrayRef, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
 };
 use std::sync::Arc;
-use udfs::time::date_to_days;
+use ml::time::date_to_days;
 
 /// A validated cell, borrowed from the record or the plan until appended.
 #[derive(Debug, Clone, Copy)]

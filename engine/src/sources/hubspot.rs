@@ -14,11 +14,11 @@ use super::csv_file::RecordHook;
 use super::history::{self, Interval};
 use super::mapping::{CanonicalStage, Mapping};
 use super::report::FileLoad;
-use super::rows::AcceptedDeal;
+use super::table_reader::AcceptedDeal;
 use super::values::DateFormat;
 use super::{Entity, SourceError};
 use std::path::PathBuf;
-use udfs::time::date_to_days;
+use ml::time::date_to_days;
 
 /// One stage's entered column.
 struct StageColumn {

@@ -15,7 +15,7 @@ use super::history;
 use super::hubspot::HubspotHistory;
 use super::mapping::CanonicalStage;
 use super::report::{FileLoad, LoadReport};
-use super::rows::{ReadContext, TableReader};
+use super::table_reader::{ReadContext, TableReader};
 use super::{derive, Entity, LoadedTable, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;

@@ -17,7 +17,7 @@ use super::encoding::TextEncoding;
 use super::values::{DateFormat, NumberFormat};
 use super::Entity;
 use std::collections::{BTreeMap, HashMap};
-use udfs::stages::{LOST, OPEN_STAGES, WON};
+use ml::stages::{LOST, OPEN_STAGES, WON};
 
 /// Whether a stage leaves a deal open, won or lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +95,7 @@ impl CanonicalStage {
 
     /// The forecast category the stage implies when the source gives none.
     pub fn forecast_category(self) -> &'static str {
-        udfs::stages::forecast_category(self.name)
+        ml::stages::forecast_category(self.name)
     }
 }
 

@@ -19,7 +19,7 @@ pub mod parquet_file;
 pub mod postgres;
 pub mod rejects_file;
 pub mod report;
-pub mod rows;
+pub mod table_reader;
 mod rules;
 pub mod values;
 

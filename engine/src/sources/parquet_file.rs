@@ -8,7 +8,7 @@
 
 use super::mapping::Mapping;
 use super::report::FileLoad;
-use super::rows::{ReadContext, TableReader};
+use super::table_reader::{ReadContext, TableReader};
 use super::SourceError;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -34,7 +34,7 @@ pub fn read_parquet<'m>(
     };
     // Read once: the bytes are both the fingerprint and what is decoded.
     let bytes = bytes::Bytes::from(std::fs::read(path).map_err(io)?);
-    let fingerprint = udfs::model::fingerprint(&[&bytes]);
+    let fingerprint = ml::trained::fingerprint(&[&bytes]);
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| bad(&e))?;
     let header: Vec<String> = builder
         .schema()

@@ -19,7 +19,7 @@
 
 use super::config::ResolvedImport;
 use super::report::FileLoad;
-use super::rows::{ReadContext, TableReader};
+use super::table_reader::{ReadContext, TableReader};
 use super::SourceError;
 use futures_util::StreamExt;
 use std::path::PathBuf;
@@ -200,7 +200,7 @@ pub async fn read_postgres<'m>(
     driver.abort();
 
     let path = PathBuf::from(&conn.label);
-    let fingerprint = udfs::model::fingerprint(&[conn.label.as_bytes(), &bytes]);
+    let fingerprint = ml::trained::fingerprint(&[conn.label.as_bytes(), &bytes]);
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

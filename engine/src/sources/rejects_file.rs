@@ -66,12 +66,13 @@ pub fn default_path(out_dir: &Path) -> PathBuf {
 
 /// Writes the rejects of a load to the default location under `out_dir`
 /// (after every load, so the file always describes the data last read); a
-/// failure is a warning, since the rows stay queryable in `load_rejects`.
-pub fn publish(out_dir: &Path, report: &LoadReport) {
+/// failure is returned as a warning, since the rows stay queryable in
+/// `load_rejects`.
+pub fn publish(out_dir: &Path, report: &LoadReport) -> Option<String> {
     let path = default_path(out_dir);
-    if let Err(e) = write(&path, report) {
-        eprintln!("warning: cannot write {}: {e}", path.display());
-    }
+    write(&path, report)
+        .err()
+        .map(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ impl LoadReport {
             .iter()
             .map(|f| f.fingerprint.as_bytes())
             .collect();
-        udfs::model::fingerprint(&parts)
+        ml::trained::fingerprint(&parts)
     }
 
     pub fn rejected(&self) -> impl Iterator<Item = &RejectedRow> {

@@ -154,7 +154,7 @@ pub(super) fn apply_rules<'a>(
                         Some("closed_date"),
                         format!(
                             "an open deal cannot have closed on {}",
-                            udfs::time::days_to_date(d)
+                            ml::time::days_to_date(d)
                         ),
                     ));
                 }
@@ -185,8 +185,8 @@ pub(super) fn apply_rules<'a>(
                                 } else {
                                     "close date"
                                 },
-                                udfs::time::days_to_date(d),
-                                udfs::time::days_to_date(c)
+                                ml::time::days_to_date(d),
+                                ml::time::days_to_date(c)
                             ),
                         ));
                     }

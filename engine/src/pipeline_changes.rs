@@ -7,7 +7,7 @@
 //! the start and the end of the week gives every change without any
 //! snapshot having been taken at the time.
 
-use udfs::stages::{LOST, WON};
+use ml::stages::{LOST, WON};
 
 /// Days in the change window: the week ending on the as-of date.
 pub const WINDOW_DAYS: i64 = 7;
@@ -15,7 +15,7 @@ pub const WINDOW_DAYS: i64 = 7;
 /// One row of dates reports need in SQL: the as-of date, the start of the
 /// change window (exclusive) and the as-of quarter.
 pub fn report_dates_sql(as_of: chrono::NaiveDate) -> String {
-    let period = udfs::forecast::Period::quarter_of(as_of);
+    let period = ml::simulation::Period::quarter_of(as_of);
     let since = as_of - chrono::Duration::days(WINDOW_DAYS);
     format!(
         "SELECT DATE '{as_of}' AS as_of, DATE '{since}' AS week_start, \
@@ -32,7 +32,7 @@ pub fn report_dates_sql(as_of: chrono::NaiveDate) -> String {
 /// for deals open at both ends of the week.
 pub fn pipeline_changes_sql(as_of: chrono::NaiveDate) -> String {
     let since = as_of - chrono::Duration::days(WINDOW_DAYS);
-    let period = udfs::forecast::Period::quarter_of(as_of);
+    let period = ml::simulation::Period::quarter_of(as_of);
     let state = |t: &str| {
         format!(
             "SELECT deal_id, stage, amount, close_date FROM stage_history

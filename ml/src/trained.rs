@@ -16,7 +16,7 @@
 //! set left half-renamed by a crash is refused with the reason, never mixed.
 
 use crate::calibration::{Calibration, CalibrationChoice};
-use crate::model_features::{feature_names, Encodings, FeatureKind, MODEL_FEATURES, N_FEATURES};
+use crate::encoding::{feature_names, Encodings, FeatureKind, MODEL_FEATURES, N_FEATURES};
 use lightgbm3::Booster;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -133,6 +133,26 @@ impl SharedBooster {
         self.0
             .predict_contrib(matrix, N_FEATURES as i32, true)
             .map_err(lgbm)
+    }
+}
+
+/// A project's trained models, as one set: the calibrated win probability
+/// and the time-to-close quantiles.
+#[derive(Clone)]
+pub struct Models {
+    pub win_prob: std::sync::Arc<WinProbModel>,
+    pub time_to_close: std::sync::Arc<TimeToCloseModel>,
+}
+
+impl Models {
+    /// Loads both models from `dir` as one verified set ([`ModelSet`]):
+    /// never one run's booster with another's calibration.
+    pub fn load(dir: &Path) -> Result<Models, ModelError> {
+        let set = ModelSet::read(dir)?;
+        Ok(Models {
+            win_prob: std::sync::Arc::new(WinProbModel::from_set(&set)?),
+            time_to_close: std::sync::Arc::new(TimeToCloseModel::from_set(&set)?),
+        })
     }
 }
 

@@ -1,8 +1,8 @@
-//! The revenue forecast in SQL: the `forecast_quantile` function and the
-//! `forecast` and `forecast_by_group` tables, built from the scored deals
-//! and cached on disk per (data, models, periods, seed, simulations).
+//! The forecast as tables: `forecast` and `forecast_by_group`, simulated
+//! from the scored deals (the book behind `forecast_quantile` too) and
+//! cached on disk per (data, models, periods, seed, simulations).
 
-use crate::models::Models;
+use crate::caches::Cache;
 use crate::scoring::{self, ScoringError};
 use crate::session::Session;
 use chrono::NaiveDate;
@@ -12,11 +12,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
 use datafusion::catalog::MemTable;
-use datafusion::logical_expr::ScalarUDF;
-use std::path::Path;
 use std::sync::Arc;
-use udfs::forecast::{OpenDeal, Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
-use udfs::forecast_quantile::{ForecastBook, ForecastQuantile};
+use ml::simulation::{OpenDeal, Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
+use ml::trained::Models;
+use ml::book::ForecastBook;
 
 /// Groupings of `forecast_by_group`: dimension name and the SQL giving it.
 const DIMENSIONS: [(&str, &str); 3] = [
@@ -119,7 +118,7 @@ fn book(as_of: NaiveDate, inputs: &Inputs, rows: Rows<'_>, key: &str) -> Forecas
         .filter(|&&i| !dates.is_null(i))
         .map(|&i| {
             (
-                udfs::time::days_to_date(dates.value(i)),
+                ml::time::days_to_date(dates.value(i)),
                 won_amount.value(i),
             )
         })
@@ -166,12 +165,12 @@ fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
         .iter()
         .map(|(_, b, p)| (b.simulation(*p), *b, *p))
         .collect();
-    let f = |g: &dyn Fn(&udfs::forecast::Simulation) -> f64| -> ArrayRef {
+    let f = |g: &dyn Fn(&ml::simulation::Simulation) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from(
             sims.iter().map(|(s, _, _)| g(s)).collect::<Vec<_>>(),
         ))
     };
-    let day = |d: NaiveDate| udfs::time::date_to_days(d);
+    let day = |d: NaiveDate| ml::time::date_to_days(d);
     let mut columns: Vec<ArrayRef> = Vec::new();
     if grouped {
         columns.push(Arc::new(StringArray::from_iter_values(
@@ -207,19 +206,19 @@ fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
     RecordBatch::try_new(schema(grouped), columns).expect("forecast columns match their schema")
 }
 
-/// Registers `forecast_quantile`, `forecast` (this quarter and the next) and
-/// `forecast_by_group` (this quarter by owner, team and segment), and keeps
-/// the book in `session.forecast`; a book already there (an earlier
-/// session's, see [`Session::continue_from`]) is where the simulations
-/// start from.
+/// Registers `forecast` (this quarter and the next) and `forecast_by_group`
+/// (this quarter by owner, team and segment), and keeps the book (which
+/// `forecast_quantile` reads) in `session.forecast`; a book already there
+/// (an earlier session's, see [`Session::continue_from`]) is where the
+/// simulations start from.
 pub async fn register(
     session: &mut Session,
     models: &Models,
-    cache_dir: &Path,
+    cache: &Cache,
 ) -> Result<(), ScoringError> {
     let this_quarter = Period::quarter_of(session.as_of);
     let periods = [this_quarter, this_quarter.next_quarter()];
-    let key = udfs::model::fingerprint(&[
+    let key = ml::trained::fingerprint(&[
         scoring::cache_key(session, models).as_bytes(),
         format!("{periods:?}/{DEFAULT_SIMULATIONS}/{DEFAULT_SEED}").as_bytes(),
     ]);
@@ -230,16 +229,13 @@ pub async fn register(
     }
     let all = Arc::new(all);
     session.forecast = Some(all.clone());
-    session
-        .ctx
-        .register_udf(ScalarUDF::new_from_impl(ForecastQuantile::new(all.clone())));
 
-    let forecast_path = cache_dir.join(format!("forecast-{key}.arrow"));
+    let forecast_name = format!("forecast-{key}.arrow");
     let groups: Vec<String> = GROUP_TABLES.iter().map(|t| t.to_string()).collect();
     let grouped_key =
-        udfs::model::fingerprint(&[key.as_bytes(), session.fingerprint_of(&groups).as_bytes()]);
-    let grouped_path = cache_dir.join(format!("forecast_by_group-{grouped_key}.arrow"));
-    let forecast = match scoring::read_cache(&forecast_path) {
+        ml::trained::fingerprint(&[key.as_bytes(), session.fingerprint_of(&groups).as_bytes()]);
+    let grouped_name = format!("forecast_by_group-{grouped_key}.arrow");
+    let forecast = match cache.read(&forecast_name) {
         Some(batch) => batch,
         None => {
             let batch = table(
@@ -248,19 +244,19 @@ pub async fn register(
                     .map(|p| (None, all.as_ref(), *p))
                     .collect::<Vec<_>>(),
             );
-            scoring::write_cache(cache_dir, &forecast_path, &batch, "forecast-")?;
+            cache.write(&forecast_name, &batch, "forecast-")?;
             batch
         }
     };
     // By group it is many simulations, and few reports read it: made on
     // first read (then cached on disk like the rest).
     let grouped: Arc<dyn datafusion::catalog::TableProvider> =
-        match scoring::read_cache(&grouped_path) {
+        match cache.read(&grouped_name) {
             Some(batch) => Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
             None => {
                 let as_of = session.as_of;
                 let inputs = Arc::new(inputs);
-                let cache_dir = cache_dir.to_path_buf();
+                let cache = cache.clone();
                 let none = Rows::Only {
                     open: &[],
                     won: &[],
@@ -272,13 +268,9 @@ pub async fn register(
                     schema,
                     Box::new(move || {
                         let batch = grouped_table(as_of, &inputs, &key, this_quarter);
-                        scoring::write_cache(
-                            &cache_dir,
-                            &grouped_path,
-                            &batch,
-                            "forecast_by_group-",
-                        )
-                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                        cache
+                            .write(&grouped_name, &batch, "forecast_by_group-")
+                            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
                         Ok(batch)
                     }),
                 ))

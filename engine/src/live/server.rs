@@ -21,7 +21,7 @@
 //! connection that has not sent a request's headers within
 //! [`Limits::header_timeout`] is closed ([`serve`]).
 
-use crate::live::{ReportInfo, Status};
+use super::{ReportInfo, Status};
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -41,7 +41,7 @@ use tokio_stream::StreamExt;
 
 /// A report rebuilt or failed, as sent to open pages.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct LiveEvent {
+pub struct PageEvent {
     /// The report (template stem), or `*` for all.
     pub report: String,
     pub ok: bool,
@@ -74,7 +74,7 @@ impl Default for Limits {
 pub struct ServerState {
     out_dir: PathBuf,
     reports: RwLock<Vec<ReportInfo>>,
-    events: broadcast::Sender<LiveEvent>,
+    events: broadcast::Sender<PageEvent>,
     subscribers: AtomicUsize,
     max_subscribers: usize,
 }
@@ -92,7 +92,7 @@ impl ServerState {
     }
 
     /// Records the reports' new statuses and tells open pages.
-    pub fn publish(&self, reports: Vec<ReportInfo>, changed: Vec<LiveEvent>) {
+    pub fn publish(&self, reports: Vec<ReportInfo>, changed: Vec<PageEvent>) {
         *self.reports.write().expect("not poisoned") = reports;
         for event in changed {
             // No open page is not an error.
@@ -108,9 +108,9 @@ impl ServerState {
                 .iter()
                 .find(|r| r.name == name)
                 .and_then(|r| r.status.as_ref())
-                .and_then(|s| s.error().map(str::to_string))
+                .and_then(|s| s.error())
         };
-        error(crate::live::ALL).or_else(|| error(report))
+        error(super::ALL).or_else(|| error(report))
     }
 }
 
@@ -510,7 +510,7 @@ async fn index(State(state): State<Arc<ServerState>>) -> Response {
             ),
             Some(Status::Failed(error)) => format!(
                 "<span class=\"failed\">failed</span><pre class=\"error\">{}</pre>",
-                esc(error)
+                esc(&error.to_string())
             ),
             Some(Status::Cleared) | None => String::new(),
         };

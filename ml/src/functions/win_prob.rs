@@ -9,11 +9,12 @@
 //! NULL arguments are missing values to the model, never zeros; a category
 //! the model never saw is missing too.
 
-use crate::model::WinProbModel;
-use crate::model_features::{MODEL_FEATURES, N_FEATURES};
+use super::common::{check_feature_types, doc};
+use crate::encoding::N_FEATURES;
+use crate::trained::WinProbModel;
 use datafusion::arrow::array::Float64Array;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_datafusion_err, plan_err, Result};
+use datafusion::common::{exec_datafusion_err, Result};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -52,46 +53,6 @@ impl Hash for WinProb {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.model.fingerprint.hash(state);
     }
-}
-
-/// Checks a model UDF's argument types: numbers where the model wants
-/// numbers, strings (or NULL) where it wants categories.
-pub(crate) fn check_feature_types(function: &str, arg_types: &[DataType]) -> Result<()> {
-    use crate::model_features::FeatureKind;
-    for ((name, kind), t) in MODEL_FEATURES.iter().zip(arg_types) {
-        let ok = match kind {
-            FeatureKind::Numeric => t.is_numeric() || t == &DataType::Null,
-            FeatureKind::Categorical => {
-                matches!(
-                    t,
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-                )
-            }
-        };
-        if !ok {
-            return plan_err!(
-                "{function}: argument `{name}` must be {}, got {t}",
-                match kind {
-                    FeatureKind::Numeric => "a number",
-                    FeatureKind::Categorical => "text",
-                }
-            );
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn doc(description: &'static str, syntax: &'static str) -> Documentation {
-    Documentation::builder(
-        datafusion::logical_expr::DocSection {
-            include: true,
-            label: "revintel",
-            description: None,
-        },
-        description,
-        syntax,
-    )
-    .build()
 }
 
 impl ScalarUDFImpl for WinProb {

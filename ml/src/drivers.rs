@@ -21,7 +21,7 @@
 //! | `age_days`, `stage_changes` | Decide: commit a dated path to close, or close it out |
 //! | categorical context | none (not something the team can change) |
 
-use crate::model_features::{Encodings, FeatureKind, MODEL_FEATURES, N_FEATURES};
+use crate::encoding::{Encodings, FeatureKind, MODEL_FEATURES, N_FEATURES};
 use crate::stages::OPEN_STAGES;
 
 /// One driver of a deal's score.

@@ -453,7 +453,7 @@ impl<'m> TableReader<'m> {
                     None,
                     format!(
                         "deal `{deal}` already has a row entered on {}; one row per deal and day",
-                        udfs::time::days_to_date(entered)
+                        ml::time::days_to_date(entered)
                     ),
                 );
                 load.rejected.push(r);

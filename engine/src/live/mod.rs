@@ -9,24 +9,31 @@
 //! only for the deals whose features changed.
 //!
 //! A failed rebuild leaves the last good outputs in place and is kept as the
-//! report's status until a later rebuild succeeds.
+//! report's status until a later rebuild succeeds. Failures are typed
+//! ([`LiveError`]): a config error, a data error and a template error are
+//! told apart, and each names its file.
+//!
+//! This module is live rebuild's one home: the state and the rebuild step
+//! here, what each report reads in [`inputs`], file watching in
+//! [`watcher`], the HTTP server in [`server`], and the loops that tie them
+//! together for `revintel watch` and `revintel serve` in [`run`]. The
+//! commands only parse their arguments.
+
+pub mod inputs;
+pub mod run;
+pub mod server;
+pub mod watcher;
 
 use crate::build::{self, Built};
+use crate::open::{self, ModelUse};
 use crate::project::Project;
 use crate::session::Session;
 use crate::sources::Entity;
+use inputs::{describe, table_inputs, template_inputs, Input};
 use reports::template::{OutputFormat, Template};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-/// Something a report depends on besides its template.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Input {
-    /// A source table (`deals`, `stage_history`, …).
-    Table(String),
-    /// The trained models (and what is computed from them).
-    Models,
-}
+use std::sync::Arc;
 
 /// A change seen in the project's files.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,18 +49,23 @@ pub enum Change {
 #[derive(Debug, Clone)]
 pub enum Status {
     Built(Built),
-    Failed(String),
+    Failed(Arc<LiveError>),
     /// An earlier failure no longer holds (inputs readable again); nothing
     /// was rebuilt for it.
     Cleared,
 }
 
 impl Status {
-    pub fn error(&self) -> Option<&str> {
+    /// The failure's message, if the last attempt failed.
+    pub fn error(&self) -> Option<String> {
         match self {
-            Status::Failed(error) => Some(error),
+            Status::Failed(error) => Some(error.to_string()),
             Status::Built(_) | Status::Cleared => None,
         }
+    }
+
+    fn failed(error: impl Into<LiveError>) -> Status {
+        Status::Failed(Arc::new(error.into()))
     }
 }
 
@@ -115,7 +127,9 @@ pub struct Live {
     entries: BTreeMap<PathBuf, Entry>,
     /// Why the inputs could not be read at the last try, if they could not;
     /// reports keep their last good outputs meanwhile.
-    inputs_error: Option<String>,
+    inputs_error: Option<Arc<LiveError>>,
+    /// Warnings of the last (re)load, for the caller to show.
+    warnings: Vec<String>,
     places: Places,
 }
 
@@ -160,17 +174,38 @@ impl Places {
     }
 }
 
-/// Why live rebuilding could not start.
+/// Why live rebuilding, or one rebuild, failed: what kind of input was at
+/// fault, and where.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    /// The config could not be read.
+    #[error("config: {0}")]
+    Config(#[from] crate::project::ProjectError),
+    /// The project could not be opened (sources, models, demo data).
     #[error(transparent)]
-    Session(#[from] crate::session::SessionError),
+    Open(#[from] open::OpenError),
+    /// The data could not be read.
     #[error(transparent)]
-    Models(#[from] crate::models::ModelsError),
+    Data(#[from] crate::session::SessionError),
+    /// The models could not be loaded or attached.
+    #[error(transparent)]
+    Models(#[from] crate::attach::AttachError),
+    /// A model file could not be read.
+    #[error(transparent)]
+    ModelFiles(#[from] ml::trained::ModelError),
+    #[error(transparent)]
+    Backtest(#[from] crate::backtest::BacktestError),
+    /// A template could not be read or parsed.
+    #[error(transparent)]
+    Template(#[from] reports::template::TemplateError),
+    /// A report could not be built.
     #[error(transparent)]
     Build(#[from] build::BuildError),
-    #[error(transparent)]
-    Demo(#[from] crate::seed::SeedError),
+    /// A template was removed while it was watched.
+    #[error("{}: the template was removed", .0.display())]
+    Removed(PathBuf),
+    #[error("{}: not loaded", .0.display())]
+    NotLoaded(PathBuf),
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
 }
@@ -183,9 +218,9 @@ impl Live {
         only: Vec<String>,
         formats: Option<Vec<OutputFormat>>,
         overrides: Vec<(String, String)>,
-    ) -> Result<(Live, Vec<Rebuild>), LiveError> {
-        crate::scoring::write_caches_in_background(true);
-        let session = open_session(&project).await?;
+        events: &dyn Fn(open::Event),
+    ) -> Result<(Live, Vec<Rebuild>, Vec<String>), LiveError> {
+        let (session, warnings) = open_session(&project, events).await?;
         let tables = table_inputs(&session).await?;
         let places = Places::of(&project, &session);
         let mut live = Live {
@@ -197,6 +232,7 @@ impl Live {
             tables,
             entries: BTreeMap::new(),
             inputs_error: None,
+            warnings: Vec::new(),
             places,
         };
         let paths = live.template_paths()?;
@@ -205,7 +241,7 @@ impl Live {
             live.load_template(&path);
             rebuilt.push(live.rebuild(&path, "first build").await);
         }
-        Ok((live, rebuilt))
+        Ok((live, rebuilt, warnings))
     }
 
     /// The project as last read (a config change re-reads it).
@@ -320,7 +356,7 @@ impl Live {
                         note(&mut why, &path, "config changed".into());
                     }
                 }
-                Err(e) => failures.push(self.everything_failed(format!("config: {e}"))),
+                Err(e) => failures.push(self.everything_failed(e)),
             }
         } else {
             let models_changed = changes.contains(&Change::Models);
@@ -353,10 +389,7 @@ impl Live {
                         failures.push(Rebuild {
                             report: stem(&key),
                             why: "template removed".into(),
-                            status: Status::Failed(format!(
-                                "{}: the template was removed",
-                                path.display()
-                            )),
+                            status: Status::failed(LiveError::Removed(path.clone())),
                         });
                     }
                     continue;
@@ -415,8 +448,8 @@ impl Live {
     async fn rebuild(&mut self, path: &Path, why: &str) -> Rebuild {
         // Every path rebuilt was loaded into `entries` first.
         let status = match self.entries.get(path).map(|e| &e.template) {
-            None => Status::Failed(format!("{}: not loaded", path.display())),
-            Some(Err(e)) => Status::Failed(e.to_string()),
+            None => Status::failed(LiveError::NotLoaded(path.to_path_buf())),
+            Some(Err(e)) => Status::failed(e.clone()),
             Some(Ok(template)) => match build::build_with_overrides(
                 &self.session,
                 template,
@@ -427,7 +460,7 @@ impl Live {
             .await
             {
                 Ok(built) => Status::Built(built),
-                Err(e) => Status::Failed(e.to_string()),
+                Err(e) => Status::failed(e),
             },
         };
         if let Some(entry) = self.entries.get_mut(path) {
@@ -442,10 +475,9 @@ impl Live {
 
     /// Reopens the session on the current data (and models, when
     /// `models_changed`); returns the inputs whose content changed.
-    async fn reload_session(&mut self, models_changed: bool) -> Result<BTreeSet<Input>, String> {
-        let mut session = Session::open(&self.project)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn reload_session(&mut self, models_changed: bool) -> Result<BTreeSet<Input>, LiveError> {
+        let mut session = Session::open(&self.project).await?;
+        self.warnings.append(&mut session.warnings);
         let mut changed = BTreeSet::new();
         for entity in Entity::ALL {
             let table = entity.table().to_string();
@@ -458,26 +490,27 @@ impl Live {
             return Ok(changed);
         }
         if !changed.is_empty() {
-            crate::sources::rejects_file::publish(&self.project.out_dir, &session.load);
+            self.warnings.extend(crate::sources::rejects_file::publish(
+                &self.project.out_dir,
+                &session.load,
+            ));
+            self.warnings.extend(open::rejects_warnings(&session));
         }
         let models = if models_changed {
-            Some(crate::models::Models::load(&self.project.models_dir).map_err(|e| e.to_string())?)
+            Some(ml::trained::Models::load(&self.project.models_dir)?)
         } else {
             self.session.models.clone()
         };
         if let Some(models) = models {
             session.continue_from(&self.session);
-            crate::models::attach(&mut session, &self.project, models)
-                .await
-                .map_err(|e| e.to_string())?;
+            crate::attach::attach(&mut session, &self.project, models).await?;
+            crate::backtest::register(&session, &self.project)?;
         }
         self.session = session;
         self.places.loaded = Places::loaded(&self.session);
         if models_changed {
             // Models may have just appeared, and with them the scored tables.
-            self.tables = table_inputs(&self.session)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.tables = table_inputs(&self.session).await?;
             for entry in self.entries.values_mut() {
                 entry.inputs = entry
                     .template
@@ -489,11 +522,11 @@ impl Live {
         Ok(changed)
     }
 
-    async fn reload_all(&mut self) -> Result<(), String> {
-        let project = Project::discover(&self.project.root, self.project.config.as_deref())
-            .map_err(|e| e.to_string())?;
-        let session = open_session(&project).await.map_err(|e| e.to_string())?;
-        self.tables = table_inputs(&session).await.map_err(|e| e.to_string())?;
+    async fn reload_all(&mut self) -> Result<(), LiveError> {
+        let project = Project::discover(&self.project.root, self.project.config.as_deref())?;
+        let (session, mut warnings) = open_session(&project, &|_| {}).await?;
+        self.warnings.append(&mut warnings);
+        self.tables = table_inputs(&session).await?;
         self.places = Places::of(&project, &session);
         self.project = project;
         self.session = session;
@@ -503,7 +536,15 @@ impl Live {
         Ok(())
     }
 
-    fn everything_failed(&mut self, error: String) -> Rebuild {
+    /// The warnings of the reloads since the last call, for the caller to show.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.extend(crate::caches::take_failures());
+        warnings
+    }
+
+    fn everything_failed(&mut self, error: LiveError) -> Rebuild {
+        let error = Arc::new(error);
         self.inputs_error = Some(error.clone());
         Rebuild {
             report: ALL.into(),
@@ -524,127 +565,16 @@ fn cleared() -> Rebuild {
     }
 }
 
-/// Opens a session with the models attached when there are any.
-async fn open_session(project: &Project) -> Result<Session, LiveError> {
-    crate::demo::ensure_demo_data(project)?;
-    let mut session = Session::open(project).await?;
-    crate::sources::rejects_file::publish(&project.out_dir, &session.load);
-    if crate::models::present(project) {
-        crate::models::ensure(&mut session, project, &|_| {}).await?;
-    }
-    Ok(session)
-}
-
-/// What each table and view of the session reads, down to source tables.
-/// Model-backed tables read the models and the data the scores come from.
-pub async fn table_inputs(
-    session: &Session,
-) -> Result<BTreeMap<String, BTreeSet<Input>>, datafusion::error::DataFusionError> {
-    let names: Vec<String> = {
-        let batches = session
-            .ctx
-            .sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
-            .await?
-            .collect()
-            .await?;
-        batches
-            .iter()
-            .flat_map(|b| {
-                let c = datafusion::arrow::array::AsArray::as_string::<i32>(b.column(0));
-                c.iter().flatten().map(str::to_string).collect::<Vec<_>>()
-            })
-            .collect()
-    };
-    let mut reads: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for name in &names {
-        let provider = session.ctx.table_provider(name.as_str()).await?;
-        let sql = provider.get_table_definition().map(str::to_string);
-        let relations = sql
-            .and_then(|sql| crate::query::parse(&sql).ok())
-            .map(|s| s.iter().flat_map(crate::query::relations).collect())
-            .unwrap_or_default();
-        reads.insert(name.clone(), relations);
-    }
-    let all_sources: BTreeSet<Input> = Entity::ALL
-        .iter()
-        .map(|e| Input::Table(e.table().to_string()))
-        .collect();
-    let scoring: BTreeSet<Input> = crate::scoring::scoring_tables()
-        .into_iter()
-        .map(Input::Table)
-        .chain([Input::Models])
-        .collect();
-    let mut inputs = BTreeMap::new();
-    for name in &names {
-        let mut seen = BTreeSet::new();
-        let set = expand(name, &reads, &all_sources, &scoring, &mut seen);
-        inputs.insert(name.clone(), set);
-    }
-    Ok(inputs)
-}
-
-fn expand(
-    name: &str,
-    reads: &BTreeMap<String, Vec<String>>,
-    all_sources: &BTreeSet<Input>,
-    scoring: &BTreeSet<Input>,
-    seen: &mut BTreeSet<String>,
-) -> BTreeSet<Input> {
-    if !seen.insert(name.to_string()) {
-        return BTreeSet::new();
-    }
-    if Entity::from_table(name).is_some() {
-        return [Input::Table(name.to_string())].into();
-    }
-    match name {
-        "load_report" | "load_rejects" => return all_sources.clone(),
-        "deal_scores" | "forecast" => return scoring.clone(),
-        "forecast_by_group" => {
-            let groups = crate::forecast::GROUP_TABLES.map(|t| Input::Table(t.to_string()));
-            return scoring.iter().cloned().chain(groups).collect();
-        }
-        "backtest" => return [Input::Models].into(),
-        _ => {}
-    }
-    let mut set = BTreeSet::new();
-    for inner in reads.get(name).into_iter().flatten() {
-        set.extend(expand(inner, reads, all_sources, scoring, seen));
-    }
-    set
-}
-
-/// The inputs a template reads: its fences' tables, followed through views,
-/// plus the models when a fence calls a model function.
-pub fn template_inputs(
-    template: &Template,
-    tables: &BTreeMap<String, BTreeSet<Input>>,
-) -> BTreeSet<Input> {
-    let mut inputs = BTreeSet::new();
-    for statements in build::fence_statements(template) {
-        if crate::query::uses_models(&statements) {
-            inputs.insert(Input::Models);
-        }
-        for statement in &statements {
-            for relation in crate::query::relations(statement) {
-                if let Some(set) = tables.get(&relation) {
-                    inputs.extend(set.iter().cloned());
-                }
-            }
-        }
-    }
-    inputs
-}
-
-fn describe(inputs: &BTreeSet<Input>) -> String {
-    // Tables first, then the models (`Input::Models` sorts last).
-    let parts: Vec<&str> = inputs
-        .iter()
-        .map(|i| match i {
-            Input::Table(t) => t.as_str(),
-            Input::Models => "models",
-        })
-        .collect();
-    format!("{} changed", parts.join(", "))
+/// Opens a session with the models attached when there are any, caching
+/// computed tables in the background (a report need not wait for the disk).
+async fn open_session(
+    project: &Project,
+    events: &dyn Fn(open::Event),
+) -> Result<(Session, Vec<String>), LiveError> {
+    let opened = open::open(project, ModelUse::IfPresent, events).await?;
+    let mut session = opened.session;
+    session.cache_in_background = true;
+    Ok((session, opened.warnings))
 }
 
 fn stem(path: &Path) -> String {

@@ -8,9 +8,9 @@
 //! action for a driver that lowers it (see [`crate::drivers`]), else NULL.
 
 use crate::drivers::top_drivers;
-use crate::model::WinProbModel;
-use crate::model_features::N_FEATURES;
-use crate::win_prob::{check_feature_types, doc};
+use crate::trained::WinProbModel;
+use crate::encoding::N_FEATURES;
+use super::common::{check_feature_types, doc};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Builder, ListArray, StringBuilder, StructArray,
 };

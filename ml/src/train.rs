@@ -18,12 +18,12 @@
 use crate::calibration::{fit_best, CalibrationChoice, CalibrationError};
 use crate::features::{deal_features_sql, ActivitySource};
 use crate::metrics::{interval_coverage, pinball_loss, BinaryMetrics};
-use crate::model::{
+use crate::trained::{
     commit_set, fingerprint, time_to_close_model, ModelError, TimeToCloseMeta, TrainingWindow,
     WinProbMeta, META_FORMAT, METRICS, QUANTILES, TIME_TO_CLOSE_META, WIN_PROB_META,
     WIN_PROB_MODEL,
 };
-use crate::model_features::{
+use crate::encoding::{
     categorical_positions, feature_columns, feature_names, Encodings, FeatureError, MODEL_FEATURES,
     N_FEATURES,
 };
@@ -334,7 +334,7 @@ pub async fn train(
     let actual: Vec<f64> = ttc_eval.iter().map(|&i| snaps.days_to_close[i]).collect();
     let bands: Vec<[f64; 3]> = (0..actual.len())
         .map(|i| {
-            crate::model::quantile_band(
+            crate::trained::quantile_band(
                 [ttc_preds[0][i], ttc_preds[1][i], ttc_preds[2][i]],
                 adjustment,
             )

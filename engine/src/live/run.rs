@@ -1,0 +1,222 @@
+//! The loops behind `revintel watch` and `revintel serve`: open the
+//! project and build everything once, then rebuild on every batch of file
+//! changes — each rebuild under the project's write lock — until Ctrl-C;
+//! `serve` also runs the HTTP server and tells open pages what changed.
+//!
+//! Nothing here prints: what happens is told through [`Event`]s, and the
+//! command decides how to show them.
+
+use super::server::{self, HostPolicy, Limits, PageEvent, ServerState};
+use super::watcher::Watcher;
+use super::{Change, Live, LiveError, Rebuild};
+use crate::lock::{LockError, ProjectLock};
+use crate::project::Project;
+use reports::template::OutputFormat;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only the templates with these file stems; all when empty.
+    pub only: Vec<String>,
+    /// The formats to write; the templates' own when None.
+    pub formats: Option<Vec<OutputFormat>>,
+    /// `--param NAME=VALUE` overrides.
+    pub params: Vec<(String, String)>,
+}
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub host: IpAddr,
+    pub port: u16,
+    /// Host names to answer besides loopback and the bound address.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// Something to tell the user.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Reports rebuilt (or failed, or cleared), one log line each.
+    Rebuilt(&'a [Rebuild]),
+    /// Serving on this address.
+    Serving(SocketAddr),
+    /// Watching these folders (again, after the config moved them).
+    Watching(&'a [PathBuf]),
+    /// Opening the project: a step that may take a while.
+    Note(String),
+    /// Something worth knowing that did not stop anything.
+    Warning(String),
+}
+
+/// Why watching or serving stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("starting the live rebuild: {0}")]
+    Start(#[from] LiveError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Watch(#[from] super::watcher::WatchError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("waiting for the write lock: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Builds everything once, then rebuilds as files change, until Ctrl-C.
+pub async fn watch(
+    project: &Project,
+    options: Options,
+    events: &dyn Fn(Event<'_>),
+) -> Result<(), RunError> {
+    let live = start(project, options, events).await?;
+    rebuild_loop(live, events, &|_, _| {}).await
+}
+
+/// [`watch`], serving `out/` with live reload beside it.
+pub async fn serve(
+    project: &Project,
+    options: Options,
+    serve: ServeOptions,
+    events: &dyn Fn(Event<'_>),
+) -> Result<(), RunError> {
+    let live = start(project, options, events).await?;
+    let limits = Limits::default();
+    let state = ServerState::new(project.out_dir.clone(), live.reports(), &limits);
+    let listener = tokio::net::TcpListener::bind((serve.host, serve.port))
+        .await
+        .map_err(|source| RunError::Listen {
+            address: format!("{}:{}", serve.host, serve.port),
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| RunError::Listen {
+        address: format!("{}:{}", serve.host, serve.port),
+        source,
+    })?;
+    events(Event::Serving(address));
+    let app = server::router(state.clone(), HostPolicy::new(address, &serve.allowed_hosts));
+    let server = tokio::spawn(server::serve(listener, app, limits));
+    let result = rebuild_loop(live, events, &|live, rebuilt| {
+        let changed = rebuilt
+            .iter()
+            .map(|rebuild| PageEvent {
+                report: rebuild.report.clone(),
+                ok: rebuild.status.error().is_none(),
+                error: rebuild.status.error(),
+            })
+            .collect();
+        state.publish(live.reports(), changed);
+    })
+    .await;
+    server.abort();
+    result
+}
+
+/// Opens the project and builds every report once, under the write lock.
+async fn start(
+    project: &Project,
+    options: Options,
+    events: &dyn Fn(Event<'_>),
+) -> Result<Live, RunError> {
+    let lock = ProjectLock::acquire(project, "watch", &mut |m| {
+        events(Event::Note(m.to_string()))
+    })?;
+    let opened = Live::open(
+        project.clone(),
+        options.only,
+        options.formats,
+        options.params,
+        &|e| {
+            if let crate::open::Event::Note(m) = e {
+                events(Event::Note(m))
+            }
+        },
+    )
+    .await;
+    drop(lock);
+    let (live, first, warnings) = opened?;
+    for warning in warnings {
+        events(Event::Warning(warning));
+    }
+    events(Event::Rebuilt(&first));
+    Ok(live)
+}
+
+/// Watches the project's files and rebuilds on every batch of changes;
+/// `published` hears each batch's rebuilds before they are told (a page
+/// loaded after the log line shows the new state).
+async fn rebuild_loop(
+    mut live: Live,
+    events: &dyn Fn(Event<'_>),
+    published: &dyn Fn(&Live, &[Rebuild]),
+) -> Result<(), RunError> {
+    let mut watched = live.watched();
+    let mut watcher = Watcher::new(&watched)?;
+    events(Event::Watching(&watched));
+    loop {
+        let batch = tokio::select! {
+            batch = watcher.next() => batch,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Some(batch) = batch else {
+            return Ok(());
+        };
+        for e in batch.errors {
+            events(Event::Warning(format!("watching: {e}")));
+        }
+        let mut changes: BTreeSet<Change> = batch
+            .paths
+            .iter()
+            .filter_map(|p| live.classify(p))
+            .collect();
+        if batch.rescan {
+            events(Event::Warning(
+                "watching: file events were lost; reloading everything".into(),
+            ));
+            changes.insert(Change::Config);
+        }
+        if changes.is_empty() {
+            continue;
+        }
+        // Each rebuild holds the write lock; between them a `build` or
+        // `train` elsewhere may write. Waiting for it can be interrupted.
+        let project = live.project().clone();
+        let (tx, mut waiting) = tokio::sync::mpsc::unbounded_channel();
+        let lock = tokio::task::spawn_blocking(move || {
+            ProjectLock::acquire(&project, "watch", &mut |m| {
+                let _ = tx.send(m.to_string());
+            })
+        });
+        tokio::pin!(lock);
+        let lock = loop {
+            tokio::select! {
+                lock = &mut lock => break lock??,
+                Some(message) = waiting.recv() => events(Event::Note(message)),
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+        };
+        let rebuilt = live.apply(&changes).await;
+        drop(lock);
+        for warning in live.take_warnings() {
+            events(Event::Warning(warning));
+        }
+        if !rebuilt.is_empty() {
+            published(&live, &rebuilt);
+            events(Event::Rebuilt(&rebuilt));
+        }
+        // A new config can move the templates, data or models.
+        if live.watched() != watched {
+            watched = live.watched();
+            // The same watcher: what is queued meanwhile is kept.
+            watcher.watch_folders(&watched)?;
+            events(Event::Watching(&watched));
+        }
+    }
+}

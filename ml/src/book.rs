@@ -1,0 +1,103 @@
+//! The forecast's book: the open and won deals of a pipeline with what a
+//! simulation needs, and each period's simulation, run once and then
+//! remembered (so a query asking for P10, P50 and P90 simulates once).
+//! Read by the `forecast_quantile` function and the forecast tables.
+
+use crate::simulation::{simulate_from, OpenDeal, Period, Simulation};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Everything a forecast needs, and the simulations already run.
+pub struct ForecastBook {
+    pub as_of: NaiveDate,
+    pub deals: Vec<OpenDeal>,
+    /// Closed-won deals: close date and amount.
+    pub won: Vec<(NaiveDate, f64)>,
+    pub simulations: usize,
+    pub seed: u64,
+    /// Identifies the inputs (data, models, seed): equal keys, equal answers.
+    pub key: String,
+    cache: Mutex<HashMap<Period, Arc<Simulation>>>,
+    /// Simulations of an earlier book over nearly the same deals, to be
+    /// updated rather than run again (see [`ForecastBook::reusing`]).
+    earlier: HashMap<Period, Arc<Simulation>>,
+}
+
+impl std::fmt::Debug for ForecastBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ForecastBook({} open deals, {})",
+            self.deals.len(),
+            self.key
+        )
+    }
+}
+
+impl ForecastBook {
+    pub fn new(
+        as_of: NaiveDate,
+        deals: Vec<OpenDeal>,
+        won: Vec<(NaiveDate, f64)>,
+        simulations: usize,
+        seed: u64,
+        key: String,
+    ) -> Self {
+        Self {
+            as_of,
+            deals,
+            won,
+            simulations,
+            seed,
+            key,
+            cache: Mutex::new(HashMap::new()),
+            earlier: HashMap::new(),
+        }
+    }
+
+    /// This book, with the simulations `earlier` has run so far to start
+    /// from when they describe the same as-of date, runs and seed: a live
+    /// rebuild after one deal changed then draws again only for the deals
+    /// whose chances changed, with the same result as running everything.
+    pub fn reusing(mut self, earlier: &ForecastBook) -> Self {
+        if (earlier.as_of, earlier.simulations, earlier.seed)
+            == (self.as_of, self.simulations, self.seed)
+        {
+            self.earlier = earlier
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+        }
+        self
+    }
+
+    /// Revenue closed-won inside the period up to the as-of date.
+    pub fn closed_won(&self, period: Period) -> f64 {
+        self.won
+            .iter()
+            .filter(|(d, _)| *d >= period.start && *d <= period.end && *d <= self.as_of)
+            .fold(0.0, |total, (_, a)| total + a)
+    }
+
+    /// The period's simulation, run once and then remembered.
+    pub fn simulation(&self, period: Period) -> Arc<Simulation> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(period)
+            .or_insert_with(|| {
+                let closed_won = self.closed_won(period);
+                Arc::new(simulate_from(
+                    self.earlier.get(&period).map(Arc::as_ref),
+                    &self.deals,
+                    self.as_of,
+                    period,
+                    closed_won,
+                    self.simulations,
+                    self.seed,
+                ))
+            })
+            .clone()
+    }
+}

@@ -10,8 +10,8 @@ use crate::forecast_tables;
 use crate::project::Project;
 use crate::scoring::{self, ScoringError};
 use crate::session::Session;
-use ml::trained::{ModelError, Models};
 use ml::train::{Progress, TrainError, TrainReport};
+use ml::trained::{ModelError, Models};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {

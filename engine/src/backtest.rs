@@ -14,10 +14,10 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
-use std::sync::Arc;
 use ml::simulation::Period;
-use ml::trained::Models;
 use ml::stages::{LOST, WON};
+use ml::trained::Models;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {

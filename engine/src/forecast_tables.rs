@@ -12,10 +12,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
 use datafusion::catalog::MemTable;
-use std::sync::Arc;
+use ml::book::ForecastBook;
 use ml::simulation::{OpenDeal, Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
 use ml::trained::Models;
-use ml::book::ForecastBook;
+use std::sync::Arc;
 
 /// Groupings of `forecast_by_group`: dimension name and the SQL giving it.
 const DIMENSIONS: [(&str, &str); 3] = [
@@ -116,12 +116,7 @@ fn book(as_of: NaiveDate, inputs: &Inputs, rows: Rows<'_>, key: &str) -> Forecas
     let won = won_rows
         .iter()
         .filter(|&&i| !dates.is_null(i))
-        .map(|&i| {
-            (
-                ml::time::days_to_date(dates.value(i)),
-                won_amount.value(i),
-            )
-        })
+        .map(|&i| (ml::time::days_to_date(dates.value(i)), won_amount.value(i)))
         .collect();
     ForecastBook::new(
         as_of,
@@ -250,32 +245,30 @@ pub async fn register(
     };
     // By group it is many simulations, and few reports read it: made on
     // first read (then cached on disk like the rest).
-    let grouped: Arc<dyn datafusion::catalog::TableProvider> =
-        match cache.read(&grouped_name) {
-            Some(batch) => Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
-            None => {
-                let as_of = session.as_of;
-                let inputs = Arc::new(inputs);
-                let cache = cache.clone();
-                let none = Rows::Only {
-                    open: &[],
-                    won: &[],
-                };
-                let empty = book(as_of, &inputs, none, &key);
-                let schema =
-                    table(&[(Some(("owner", String::new())), &empty, this_quarter)]).schema();
-                Arc::new(crate::lazy_table::LazyTable::new(
-                    schema,
-                    Box::new(move || {
-                        let batch = grouped_table(as_of, &inputs, &key, this_quarter);
-                        cache
-                            .write(&grouped_name, &batch, "forecast_by_group-")
-                            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-                        Ok(batch)
-                    }),
-                ))
-            }
-        };
+    let grouped: Arc<dyn datafusion::catalog::TableProvider> = match cache.read(&grouped_name) {
+        Some(batch) => Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
+        None => {
+            let as_of = session.as_of;
+            let inputs = Arc::new(inputs);
+            let cache = cache.clone();
+            let none = Rows::Only {
+                open: &[],
+                won: &[],
+            };
+            let empty = book(as_of, &inputs, none, &key);
+            let schema = table(&[(Some(("owner", String::new())), &empty, this_quarter)]).schema();
+            Arc::new(crate::lazy_table::LazyTable::new(
+                schema,
+                Box::new(move || {
+                    let batch = grouped_table(as_of, &inputs, &key, this_quarter);
+                    cache
+                        .write(&grouped_name, &batch, "forecast_by_group-")
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                    Ok(batch)
+                }),
+            ))
+        }
+    };
     session.ctx.register_table("forecast_by_group", grouped)?;
     let table = MemTable::try_new(forecast.schema(), vec![vec![forecast]])?;
     session.ctx.register_table("forecast", Arc::new(table))?;

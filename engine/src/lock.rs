@@ -70,7 +70,7 @@ impl ProjectLock {
         std::fs::create_dir_all(&project.models_dir).map_err(err)?;
         // Re-entrant within the process: its own second taker must not
         // wait for itself.
-        let path = std::fs::canonicalize(&path.parent().unwrap_or(&path))
+        let path = std::fs::canonicalize(path.parent().unwrap_or(&path))
             .map(|dir| dir.join(LOCK_FILE))
             .unwrap_or(path);
         if held_here(&path) {

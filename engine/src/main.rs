@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            cmd::messages::stderr_line(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         Ok(Ok(result)) => result,
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(e) => {
-            eprintln!("error: cannot start the main thread: {e}");
+            cmd::messages::stderr_line(&format!("error: cannot start the main thread: {e}"));
             return ExitCode::FAILURE;
         }
     };

@@ -14,11 +14,11 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
-use std::sync::Arc;
-use ml::trained::Models;
 use ml::encoding::feature_columns;
 use ml::functions::risk_score::risk_score;
 use ml::functions::shap_top::drivers_array;
+use ml::trained::Models;
+use std::sync::Arc;
 
 /// Drivers kept per deal in `scored_deals`.
 pub const DRIVERS_PER_DEAL: usize = 5;

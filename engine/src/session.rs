@@ -15,9 +15,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
+use ml::features::{deal_features_sql, ActivitySource};
 use std::path::PathBuf;
 use std::sync::Arc;
-use ml::features::{deal_features_sql, ActivitySource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -151,7 +151,10 @@ impl Session {
                 "deal_features",
                 deal_features_sql(as_of, ActivitySource::AsOfSnapshot),
             ),
-            ("report_dates", crate::pipeline_changes::report_dates_sql(as_of)),
+            (
+                "report_dates",
+                crate::pipeline_changes::report_dates_sql(as_of),
+            ),
             (
                 "pipeline_changes",
                 crate::pipeline_changes::pipeline_changes_sql(as_of),

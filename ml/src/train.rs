@@ -16,16 +16,16 @@
 //! reported figure was fitted on its own rows.
 
 use crate::calibration::{fit_best, CalibrationChoice, CalibrationError};
+use crate::encoding::{
+    categorical_positions, feature_columns, feature_names, Encodings, FeatureError, MODEL_FEATURES,
+    N_FEATURES,
+};
 use crate::features::{deal_features_sql, ActivitySource};
 use crate::metrics::{interval_coverage, pinball_loss, BinaryMetrics};
 use crate::trained::{
     commit_set, fingerprint, time_to_close_model, ModelError, TimeToCloseMeta, TrainingWindow,
     WinProbMeta, META_FORMAT, METRICS, QUANTILES, TIME_TO_CLOSE_META, WIN_PROB_META,
     WIN_PROB_MODEL,
-};
-use crate::encoding::{
-    categorical_positions, feature_columns, feature_names, Encodings, FeatureError, MODEL_FEATURES,
-    N_FEATURES,
 };
 use chrono::{Duration, NaiveDate};
 use datafusion::arrow::array::{

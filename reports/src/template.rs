@@ -97,7 +97,7 @@ impl Template {
     /// `pages.query` must be one of the queries.
     fn check_names(&self, front_lines: &[&str]) -> Result<(), TemplateError> {
         for name in self.front.params.keys() {
-            if render::BUILTIN_NAMES.contains(&name.as_str()) {
+            if front_matter::BUILTIN_NAMES.contains(&name.as_str()) {
                 let (line, column) = front_matter::locate_key(front_lines, name).unwrap_or((1, 1));
                 return Err(self.error_at(
                     line,
@@ -108,7 +108,7 @@ impl Template {
             }
         }
         for q in &self.queries {
-            let clash = if render::BUILTIN_NAMES.contains(&q.name.as_str()) {
+            let clash = if front_matter::BUILTIN_NAMES.contains(&q.name.as_str()) {
                 Some("the built-in variable")
             } else if self.front.params.contains_key(&q.name) {
                 Some("the parameter")

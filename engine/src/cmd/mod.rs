@@ -3,10 +3,6 @@
 #[macro_use]
 pub mod messages;
 mod backtest;
-mod bench;
-mod bench_import;
-mod bench_reports;
-mod bench_stream;
 mod build;
 mod import;
 mod repl;
@@ -61,8 +57,6 @@ enum Command {
     Train,
     /// Forecast past quarters as they stood and compare with what was won.
     Backtest(backtest::BacktestArgs),
-    /// Measure the speed and memory targets against same-run baselines.
-    Bench(bench::BenchArgs),
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -98,7 +92,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(&project, args).await,
         Command::Watch(args) => watch::run(&project, args).await,
         Command::Serve(args) => serve::run(&project, args).await,
-        Command::Bench(args) => bench::run(args).await,
         Command::Train => train::run(&project).await,
         Command::Backtest(args) => backtest::run(&project, args).await,
     }

@@ -3,10 +3,10 @@
 
 use super::open_session;
 use indicatif::{ProgressBar, ProgressStyle};
-use revintel::project::Project;
-use std::process::ExitCode;
 use ml::metrics::BinaryMetrics;
 use ml::train::{Progress, TrainReport};
+use revintel::project::Project;
+use std::process::ExitCode;
 
 /// A progress bar over training snapshots, then the model fits.
 pub fn progress_bar() -> (ProgressBar, impl Fn(Progress)) {

@@ -101,7 +101,10 @@ pub async fn serve(
         source,
     })?;
     events(Event::Serving(address));
-    let app = server::router(state.clone(), HostPolicy::new(address, &serve.allowed_hosts));
+    let app = server::router(
+        state.clone(),
+        HostPolicy::new(address, &serve.allowed_hosts),
+    );
     let server = tokio::spawn(server::serve(listener, app, limits));
     let result = rebuild_loop(live, events, &|live, rebuilt| {
         let changed = rebuilt

@@ -104,7 +104,7 @@ pub fn check(sql: &str) -> Result<(), QueryError> {
     // Whether the last token put the next in a table position: a clause
     // FROM, JOIN, LATERAL, a comma in a FROM list, or AS (a CTE body).
     let mut table_position = false;
-    for (i, TokenWithSpan { token, span }) in significant.iter().map(|t| *t).enumerate() {
+    for (i, TokenWithSpan { token, span }) in significant.iter().copied().enumerate() {
         let prev = i.checked_sub(1).map(|j| &significant[j].token);
         let next = significant.get(i + 1).map(|t| &t.token);
         let top = frames.len() - 1;

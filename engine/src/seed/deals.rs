@@ -20,6 +20,7 @@ use rand_distr::StandardNormal;
 use super::calendar::{Calendar, CreationSchedule, Day};
 use super::catalogue::PRODUCTS;
 use super::lifecycle::HistoryRow;
+use super::params::round_amount;
 use super::params::*;
 use super::stages::{walk_stages, DealPace};
 use super::world::{World, SEGMENT_MEDIAN_AMOUNT, TEAMS};
@@ -47,12 +48,6 @@ pub(crate) struct DealSimulator<'a> {
     /// Keyed by the seed, positioned at stream 0; each deal clones it and
     /// switches to its own stream.
     pub(crate) base_rng: ChaCha8Rng,
-}
-
-/// Rounds a dollar amount to something a rep would type, in cents.
-pub(crate) fn round_amount(dollars: f64) -> i64 {
-    let step = if dollars < 10_000.0 { 10.0 } else { 100.0 };
-    ((dollars / step).round().max(1.0) * step * 100.0) as i64
 }
 
 /// Index drawn from a table of shares that add up to one.

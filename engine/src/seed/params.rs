@@ -129,3 +129,9 @@ pub(crate) const REQUOTE_LOG_SD: f64 = 0.2;
 pub(crate) const DISCOUNT_IF_WINNING: f64 = 0.45;
 pub(crate) const DISCOUNT_IF_LOSING: f64 = 0.2;
 pub(crate) const DISCOUNT_FACTOR: std::ops::Range<f64> = 0.8..0.97;
+
+/// Rounds a dollar amount to something a rep would type, in cents.
+pub(crate) fn round_amount(dollars: f64) -> i64 {
+    let step = if dollars < 10_000.0 { 10.0 } else { 100.0 };
+    ((dollars / step).round().max(1.0) * step * 100.0) as i64
+}

@@ -23,8 +23,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Exp1, StandardNormal};
 
 use super::calendar::{month_end, quarter_end, working_day, Day};
-use super::deals::round_amount;
 use super::lifecycle::{HistoryRow, Stage, Timeline};
+use super::params::round_amount;
 use super::params::*;
 
 /// What drives a deal's walk.

@@ -2,14 +2,15 @@
 //! defaulted, parsed and derived into a typed cell (see [`super::rows`]).
 
 use super::mapping::{Blank, Derivation, FieldRule};
-use super::table_reader::ReadContext;
 use super::values::{DateFormat, DatesReadAsEmpty, NumberFormat};
 use super::ColumnType;
+use chrono::NaiveDate;
 use datafusion::arrow::array::{
     ArrayRef, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
 };
-use std::sync::Arc;
 use ml::time::date_to_days;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A validated cell, borrowed from the record or the plan until appended.
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +92,15 @@ pub(super) enum Src {
     Value(String),
     Derived(Derivation),
     Absent,
+}
+
+/// What a row may need besides its own fields.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadContext<'c> {
+    /// For `if_blank = "as_of"`.
+    pub as_of: Option<NaiveDate>,
+    /// Product id → list price, for `derive = "product_list_price"`.
+    pub list_prices: Option<&'c HashMap<String, f64>>,
 }
 
 #[derive(Debug, Clone)]

@@ -17,8 +17,8 @@ use super::report::FileLoad;
 use super::table_reader::AcceptedDeal;
 use super::values::DateFormat;
 use super::{Entity, SourceError};
-use std::path::PathBuf;
 use ml::time::date_to_days;
+use std::path::PathBuf;
 
 /// One stage's entered column.
 struct StageColumn {

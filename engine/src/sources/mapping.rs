@@ -16,8 +16,8 @@
 use super::encoding::TextEncoding;
 use super::values::{DateFormat, NumberFormat};
 use super::Entity;
-use std::collections::{BTreeMap, HashMap};
 use ml::stages::{LOST, OPEN_STAGES, WON};
+use std::collections::{BTreeMap, HashMap};
 
 /// Whether a stage leaves a deal open, won or lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,8 +19,8 @@ pub mod parquet_file;
 pub mod postgres;
 pub mod rejects_file;
 pub mod report;
-pub mod table_reader;
 mod rules;
+pub mod table_reader;
 pub mod values;
 
 pub use config::{ImportKind, ImportSpec};

@@ -11,6 +11,7 @@
 //! construction. The reader is source-neutral: CSV files, Parquet and
 //! PostgreSQL all arrive here as a header and string records.
 
+pub use super::fields::ReadContext;
 use super::fields::{derive, read_field, Cell, ColumnBuilder, FieldPlan, Src};
 use super::history::{self, Interval};
 use super::ids::{IdRegistry, SeenId};
@@ -19,22 +20,13 @@ use super::report::{FileLoad, RejectedRow};
 use super::rules::{apply_rules, Roles, StageMemo};
 use super::values::{DateFormat, NumberFormat};
 use super::{ColumnType, Entity, SourceError};
-use chrono::NaiveDate;
+
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::HashMap;
-use std::path::Path;
 
-/// What a row may need besides its own fields.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ReadContext<'c> {
-    /// For `if_blank = "as_of"`.
-    pub as_of: Option<NaiveDate>,
-    /// Product id → list price, for `derive = "product_list_price"`.
-    pub list_prices: Option<&'c HashMap<String, f64>>,
-}
+use std::path::Path;
 
 fn normalize_header(h: &str) -> String {
     super::mapping::stage_key(h.trim_start_matches('\u{feff}'))

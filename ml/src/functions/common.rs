@@ -1,9 +1,9 @@
 //! What the model functions share: checking their feature arguments and
 //! writing their documentation.
 
+use crate::encoding::{FeatureKind, MODEL_FEATURES};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{plan_err, Result};
-use crate::encoding::{FeatureKind, MODEL_FEATURES};
 use datafusion::logical_expr::{DocSection, Documentation};
 
 /// Checks a model UDF's argument types: numbers where the model wants

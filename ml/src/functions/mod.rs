@@ -48,7 +48,10 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), NAMES.len());
-        let without_models: Vec<String> = all(None, None).iter().map(|f| f.name().to_string()).collect();
+        let without_models: Vec<String> = all(None, None)
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
         assert_eq!(without_models, ["risk_score"]);
         for name in &without_models {
             assert!(NAMES.contains(&name.as_str()));

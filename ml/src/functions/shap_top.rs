@@ -7,10 +7,10 @@
 //! positive contribution raises the win chance. `action` is the suggested
 //! action for a driver that lowers it (see [`crate::drivers`]), else NULL.
 
-use crate::drivers::top_drivers;
-use crate::trained::WinProbModel;
-use crate::encoding::N_FEATURES;
 use super::common::{check_feature_types, doc};
+use crate::drivers::top_drivers;
+use crate::encoding::N_FEATURES;
+use crate::trained::WinProbModel;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Builder, ListArray, StringBuilder, StructArray,
 };

@@ -2,6 +2,8 @@
 //! block type, then read it back with poppler's `pdftotext` and check what a
 //! reader would see. Skipped (with a message) where poppler is not installed.
 
+#![allow(clippy::print_stderr)] // a skipped check says so
+
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;

@@ -10,7 +10,7 @@
 use minijinja::{Error, ErrorKind};
 
 use super::error::{line_column, TemplateError};
-use super::render::BUILTIN_NAMES;
+use super::front_matter::BUILTIN_NAMES;
 use super::Template;
 
 /// The filters a template can use (ours, then minijinja's), for suggestions.

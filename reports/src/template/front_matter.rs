@@ -14,6 +14,9 @@ use serde::Deserialize;
 
 use super::error::TemplateError;
 
+/// Variables every template has besides its results and parameters.
+pub(crate) const BUILTIN_NAMES: [&str; 5] = ["title", "as_of", "audience", "params", "row"];
+
 /// What the front matter says about a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrontMatter {

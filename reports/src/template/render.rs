@@ -41,9 +41,6 @@ pub struct PageRow {
 /// The auto-escape mode of every report template.
 const MARKDOWN: &str = "markdown";
 
-/// Variables every template has besides its results and parameters.
-pub(crate) const BUILTIN_NAMES: [&str; 5] = ["title", "as_of", "audience", "params", "row"];
-
 /// The environment templates render in: strict about undefined names,
 /// escaping interpolated values for Markdown, with the report filters and
 /// components.

@@ -4,23 +4,14 @@
 //! paths outside `out/`, and a real headless Chromium sees a served page
 //! update itself after a data file changes.
 
+use crate::common::*;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant, SystemTime};
-
-/// A child process, killed and reaped when dropped, so a failing test
-/// leaks no process.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A running `revintel watch`/`serve`, its stdout lines on a channel.
 struct Running {
@@ -96,8 +87,7 @@ const C: &str = "---\ntitle: History\n---\n```sql steps\nSELECT stage, count(*) 
 /// A copy of the tiny fixture with templates a (deals), b (reps), c (stage history).
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny");
-    for entry in std::fs::read_dir(&fixture).unwrap() {
+    for entry in std::fs::read_dir(fixture("tiny")).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
     }
@@ -492,14 +482,6 @@ fn idle_and_greedy_clients_do_not_starve_the_server() {
     assert!(body.contains("Acme Core"));
     assert!(server.alive());
     drop(idle);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn chromedriver() -> Option<PathBuf> {

@@ -5,10 +5,10 @@
 use chrono::NaiveDate;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
+use ml::features::{deal_features_sql, ActivitySource};
 use revintel::project::Project;
 use revintel::seed::{write_demo_data, SeedOptions};
 use revintel::session::Session;
-use ml::features::{deal_features_sql, ActivitySource};
 
 async fn features(ctx: &SessionContext, cutoff: NaiveDate) -> String {
     let sql = format!(

@@ -8,14 +8,14 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::Float64Type;
+use ml::encoding::{feature_columns, MODEL_FEATURES, N_FEATURES};
 use ml::trained::Models;
-use revintel::{attach, models};
+use ml::trained::{ModelError, WinProbModel};
 use revintel::project::Project;
 use revintel::seed::{write_demo_data, SeedOptions};
 use revintel::session::Session;
+use revintel::{attach, models};
 use std::path::Path;
-use ml::trained::{ModelError, WinProbModel};
-use ml::encoding::{feature_columns, MODEL_FEATURES, N_FEATURES};
 
 const ARGS: &str = "stage_index, age_days, days_in_stage, stage_velocity_ratio, stage_changes, close_date_pushes, \
     days_to_close, amount, amount_vs_segment, owner_win_rate, owner_closed_deals, days_since_last_activity, \

@@ -2,12 +2,13 @@
 //! pipeline in `tests/fixtures/tiny`, through the same read-only query path
 //! users get.
 
+use crate::common::*;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use revintel::project::Project;
 use revintel::query;
 use revintel::session::Session;
 use sqllogictest::{DBOutput, DefaultColumnType};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 struct Revintel(Session);
 
@@ -79,37 +80,27 @@ impl sqllogictest::AsyncDB for Revintel {
     }
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-#[tokio::main]
-async fn main() {
-    let fixture = root().join("tests/fixtures/tiny");
-    let project = Project::discover(&fixture, None).expect("the fixture has a config");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/slt"))
+/// Every `.slt` file, each against a fresh session over the tiny fixture.
+#[tokio::test]
+async fn sql_logic_tests() {
+    let project = Project::discover(&fixture("tiny"), None).expect("the fixture has a config");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/slt"))
         .expect("tests/slt exists")
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "slt"))
         .collect();
     files.sort();
-    let mut failed = 0;
+    let mut failures = Vec::new();
     for file in &files {
         let mut runner = sqllogictest::Runner::new(|| async {
             Ok(Revintel(
                 Session::open(&project).await.expect("the fixture loads"),
             ))
         });
-        match runner.run_file_async(file).await {
-            Ok(()) => println!("ok   {}", file.display()),
-            Err(e) => {
-                failed += 1;
-                println!("FAIL {}\n{e}", file.display());
-            }
+        if let Err(e) = runner.run_file_async(file).await {
+            failures.push(format!("{}\n{e}", file.display()));
         }
     }
-    if failed > 0 {
-        eprintln!("{failed} of {} .slt files failed", files.len());
-        std::process::exit(1);
-    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(files.len() >= 4, "the .slt files were found: {files:?}");
 }

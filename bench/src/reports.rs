@@ -8,8 +8,8 @@
 //!   `revintel sql` reading `scored_deals` (start-up, data load, models and
 //!   cached scores attached), so the difference is the report itself.
 
-use super::bench::{median, ms, percentile, run_child};
-use super::{open_session, ModelUse};
+use crate::child::{median, ms, percentile, run_child};
+use crate::open_session;
 use anyhow::Context;
 use reports::template::Template;
 use revintel::project::Project;
@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The shipped weekly briefing, as compiled into this binary.
-pub const WEEKLY_BRIEFING: &str = include_str!("../../../templates/weekly_briefing.md");
+pub const WEEKLY_BRIEFING: &str = include_str!("../../templates/weekly_briefing.md");
 
 pub async fn run(exe: &Path, scratch: &Path, runs: usize) -> anyhow::Result<()> {
     let dir = scratch.join("reports");
@@ -30,7 +30,7 @@ pub async fn run(exe: &Path, scratch: &Path, runs: usize) -> anyhow::Result<()> 
 
     // In process.
     let project = Project::demo(&dir);
-    let session = open_session(&project, ModelUse::Required).await?;
+    let session = open_session(&project).await?;
     let template = Template::load(&template_path)?;
     let params = template.resolve_params(&Default::default())?;
     let open: usize = session

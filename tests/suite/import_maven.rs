@@ -4,30 +4,12 @@
 //! open deals without close dates, Prospecting deals without any date,
 //! blank accounts and CRLF line ends.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use crate::common::*;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn revintel(dir: &Path, args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_revintel"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs");
-    assert!(
-        o.status.success(),
-        "revintel {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+use std::path::Path;
 
 fn sql(dir: &Path, q: &str) -> String {
-    let o = revintel(dir, &["sql", "--format", "csv", "-c", q]);
+    let o = revintel_ok(dir, &["sql", "--format", "csv", "-c", q]);
     String::from_utf8(o.stdout).unwrap()
 }
 
@@ -68,7 +50,7 @@ fn maven_crm_imports_trains_scores_and_briefs() {
     let dir = maven_project();
     let p = dir.path();
 
-    let o = revintel(p, &["import"]);
+    let o = revintel_ok(p, &["import"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("sales_pipeline") && out.contains("8,800      8,800          0"),
@@ -131,7 +113,7 @@ fn maven_crm_imports_trains_scores_and_briefs() {
         "n\n2089\n"
     );
 
-    revintel(p, &["train"]);
+    revintel_ok(p, &["train"]);
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p.join("models/metrics.json")).unwrap())
             .unwrap();
@@ -148,7 +130,7 @@ fn maven_crm_imports_trains_scores_and_briefs() {
         "n,scored\n2089,2089\n"
     );
 
-    revintel(p, &["build", "weekly_briefing"]);
+    revintel_ok(p, &["build", "weekly_briefing"]);
     let html = std::fs::read_to_string(p.join("out/weekly_briefing.html")).unwrap();
     assert!(
         html.contains("2,089"),

@@ -1,40 +1,11 @@
 //! End-to-end runs of the `revintel` binary: seeding, one-shot SQL in every
 //! format, the read-only rule, located errors, bad input and the shell.
 
+use crate::common::*;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn revintel(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revintel"))
-        .args(args)
-        .current_dir(dir)
-        .env("REVINTEL_HISTORY", dir.join(".history"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny")
-}
-
-/// A project folder with a copy of the tiny fixture, safe to damage.
-fn tiny_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(fixture()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-    }
-    dir
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// A demo project with a small seeded data set.
 fn seeded_project(deals: &str) -> tempfile::TempDir {
@@ -657,7 +628,7 @@ fn demo_data_is_generated_on_first_use() {
 #[test]
 fn scored_deals_train_on_first_use_then_reuse_cached_scores() {
     let dir = tempfile::tempdir().unwrap();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/at_risk.sql");
+    let example = repo().join("examples/at_risk.sql");
     let example = example.to_str().unwrap();
     let o = revintel(dir.path(), &["sql", "-f", example, "--format", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -1,5 +1,7 @@
-//! `revintel bench`: the speed and memory targets, measured against a
-//! baseline taken in the same run (run it on a release build).
+//! `revintel-bench`: the speed and memory targets, measured against a
+//! baseline taken in the same run. It lives outside the product binary and
+//! drives the release `revintel` binary beside it (`cargo build --release
+//! --workspace`, then `target/release/revintel-bench …`).
 //!
 //! * whole-process `sql -c "SELECT count(*) FROM deals"` on the demo data,
 //!   against the bare process start (`revintel --version`); target ≤ 300 ms;
@@ -12,16 +14,29 @@
 //!   alone; target ≤ 1.2×;
 //! * the Monte Carlo forecast, 10,000 simulations × 10,000 open deals,
 //!   against a straightforward single-threaded loop; target ≤ 0.5 s;
-//! * with `--reports`, only the weekly briefing's render (see `bench_reports`);
+//! * with `--reports`, only the weekly briefing's render (see `reports`);
 //! * with `--import`, only the import of a 1,000,000-row Salesforce export
-//!   (see `bench_import`).
+//!   (see `import`);
+//! * with `--stream`, only streaming a 25,000,000-row result as CSV (see `stream`).
 
-use anyhow::{bail, Context};
+// A benchmark's figures are its output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod child;
+mod import;
+mod reports;
+mod stream;
+
+use anyhow::Context;
+use child::{median, ms, percentile, run_child};
+use clap::Parser;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
+use std::time::Instant;
 
-#[derive(Debug, clap::Args)]
+/// Measure revintel's speed and memory targets against same-run baselines.
+#[derive(Debug, Parser)]
+#[command(name = "revintel-bench")]
 pub struct BenchArgs {
     /// Deals for the seed benchmark.
     #[arg(long, default_value_t = 1_000_000,
@@ -48,67 +63,35 @@ pub struct BenchArgs {
     scratch: Option<PathBuf>,
 }
 
-/// Wall time and peak resident memory of a finished child process.
-pub(super) struct ChildRun {
-    pub(super) wall: Duration,
-    pub(super) peak_rss_bytes: u64,
-}
-
-pub(super) fn run_child(exe: &Path, args: &[&str], cwd: &Path) -> anyhow::Result<ChildRun> {
-    let started = Instant::now();
-    let child = Command::new(exe)
-        .args(args)
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own unwaited child; both pointers are valid for writes.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    if waited != pid {
-        bail!(
-            "waiting for {}: {}",
-            exe.display(),
-            std::io::Error::last_os_error()
-        );
+fn main() -> ExitCode {
+    let args = BenchArgs::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(revintel::query::STACK_SIZE)
+        .build()
+        .expect("an async runtime starts");
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("`revintel {}` failed (status {status})", args.join(" "));
-    }
-    // Linux reports ru_maxrss in KiB.
-    Ok(ChildRun {
-        wall,
-        peak_rss_bytes: usage.ru_maxrss as u64 * 1024,
-    })
 }
 
-pub(super) fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
-pub(super) fn percentile(mut xs: Vec<Duration>, p: f64) -> Duration {
-    xs.sort();
-    let i = ((xs.len() as f64 - 1.0) * p).round() as usize;
-    xs[i]
-}
-
-pub(super) fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: this is a debug build; run `cargo run --release -- bench` for real figures"
+        eprintln!("warning: this is a debug build; build with --release for real figures");
+    }
+    let exe = std::env::current_exe()
+        .context("finding this binary")?
+        .with_file_name("revintel");
+    if !exe.is_file() {
+        anyhow::bail!(
+            "{} is missing: build it first (`cargo build --release --workspace`)",
+            exe.display()
         );
     }
-    let exe = std::env::current_exe().context("finding the revintel binary")?;
     let scratch = match args.scratch {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("revintel-bench-{}", std::process::id())),
@@ -116,17 +99,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&scratch)?;
     let runs = args.runs.max(1);
     if args.reports {
-        super::bench_reports::run(&exe, &scratch, runs).await?;
+        reports::run(&exe, &scratch, runs).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }
     if args.stream {
-        super::bench_stream::run(&exe, &scratch, runs).await?;
+        stream::run(&exe, &scratch, runs).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }
     if args.import {
-        super::bench_import::run(&exe, &scratch).await?;
+        import::run(&exe, &scratch).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }
@@ -209,8 +192,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
 /// The forecast simulation against the straightforward loop.
 fn forecast() {
-    use rand::{Rng, SeedableRng};
     use ml::simulation::{simulate, simulate_naive, OpenDeal, Period};
+    use rand::{Rng, SeedableRng};
     let as_of = revintel::seed::default_as_of();
     let period = Period::quarter_of(as_of);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
@@ -253,11 +236,11 @@ fn forecast() {
 async fn models(demo: &Path) -> anyhow::Result<()> {
     use datafusion::arrow::compute::concat_batches;
     use datafusion::catalog::MemTable;
-    use std::sync::Arc;
     use ml::encoding::{feature_columns, MODEL_FEATURES};
+    use std::sync::Arc;
 
     let project = revintel::project::Project::demo(demo);
-    let session = super::open_session(&project, super::ModelUse::Required).await?;
+    let session = open_session(&project).await?;
     let models = session.models.clone().context("models are attached")?;
     // One thread on both sides: LightGBM predicts on one, so SQL may too.
     session
@@ -329,4 +312,17 @@ async fn models(demo: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The project's session with its models (trained first when there are none).
+pub async fn open_session(
+    project: &revintel::project::Project,
+) -> anyhow::Result<revintel::session::Session> {
+    let opened = revintel::open::open(project, revintel::open::ModelUse::Required, &|event| {
+        if let revintel::open::Event::Note(note) = event {
+            eprintln!("revintel: {note}");
+        }
+    })
+    .await?;
+    Ok(opened.session)
 }

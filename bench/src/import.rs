@@ -12,7 +12,7 @@
 //! * whole process — `revintel import` on the file, for its wall time and
 //!   peak resident memory.
 
-use super::bench::{median, run_child};
+use crate::child::{median, run_child};
 use anyhow::Context;
 use revintel::sources::{load_sources, ImportSpec, OnFailure, SourceSet};
 use std::io::Write;

@@ -7,7 +7,7 @@
 //! query's memory (the process's floor), and a fifth of the rows (memory
 //! must not grow with the row count).
 
-use super::bench::{run_child, ChildRun};
+use crate::child::{run_child, ChildRun};
 use std::path::Path;
 
 const ALL: &str = "SELECT a.*, b.* FROM deals a, deals b";

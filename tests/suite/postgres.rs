@@ -7,6 +7,8 @@
 //! Skipped, loudly, only where the PostgreSQL server binaries are absent and
 //! this is not CI; `.ci/run` installs them.
 
+use crate::common::*;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -163,9 +165,8 @@ impl Drop for Server {
 }
 
 fn revintel(dir: &Path, args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_revintel"))
+    let o = command(dir)
         .args(args)
-        .current_dir(dir)
         .env("CRM_READER_PASSWORD", READER_PASSWORD)
         .env("PGPASSWORD", READER_PASSWORD)
         .env_remove("DATABASE_URL")

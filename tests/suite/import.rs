@@ -5,17 +5,16 @@
 //! dates, Parquet giving the same tables as CSV, a 100 MB file, and
 //! `revintel import` end to end.
 
+use crate::common::*;
+
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Float64Type};
 use revintel::sources::report::FileLoad;
 use revintel::sources::{load_sources, Assembled, Entity, OnFailure, SourceError, SourceSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/bad_input")
-        .join(name)
+    fixture("bad_input").join(name)
 }
 
 /// `[[sources.import]]` entries (TOML) in a project rooted at the corpus.
@@ -401,7 +400,7 @@ fn hubspot_export_gives_deals_and_stage_history() {
 #[test]
 fn parquet_gives_the_same_tables_as_csv() {
     use datafusion::parquet::arrow::ArrowWriter;
-    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny");
+    let tiny = fixture("tiny");
     let dir = tempfile::tempdir().unwrap();
     let mut csv_entries = String::new();
     let mut pq_entries = String::new();
@@ -502,14 +501,6 @@ fn a_100_mb_export_is_read_whole_and_reconciles() {
         table(&a, Entity::Deals).num_rows() as u64,
         rows - expected_rejected
     );
-}
-
-fn revintel(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_revintel"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
 }
 
 #[test]

@@ -5,29 +5,13 @@
 //! pasted; broken templates and SQL fail with located errors and leave the
 //! last good output in place; week-over-week changes on a hand-made history.
 
+use crate::common::*;
+
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
-
-fn revintel(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revintel"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// Rows of a SQL query as JSON objects, from the binary itself.
 fn sql(dir: &Path, query: &str) -> Vec<serde_json::Map<String, Value>> {
@@ -129,11 +113,11 @@ fn millions(v: f64) -> String {
 
 /// The demo project, built once for every test that reads the shipped
 /// templates: demo data, models trained, backtest run, all templates built.
-fn demo() -> &'static Path {
+pub(crate) fn demo() -> &'static Path {
     static DEMO: OnceLock<tempfile::TempDir> = OnceLock::new();
     DEMO.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+        let templates = repo().join("templates");
         std::fs::create_dir(dir.path().join("templates")).unwrap();
         for entry in std::fs::read_dir(&templates).unwrap() {
             let path = entry.unwrap().path();
@@ -347,8 +331,7 @@ fn every_shipped_template_matches_its_sql() {
 /// template `file` holding `body`.
 fn tiny_with(name: &str, file: &str, body: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny");
-    for entry in std::fs::read_dir(&fixture).unwrap() {
+    for entry in std::fs::read_dir(fixture("tiny")).unwrap() {
         let path = entry.unwrap().path();
         let mut bytes = std::fs::read_to_string(&path).unwrap();
         if path.file_name().unwrap() == "deals.csv" {

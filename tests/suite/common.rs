@@ -1,0 +1,85 @@
+//! What every area of the suite shares: running the binary, the fixtures,
+//! child processes that cannot leak, free ports. No helper is written twice.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A path under `tests/fixtures/`.
+pub fn fixture(relative: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(relative)
+}
+
+/// The `revintel` binary, to run in `dir` (its shell history kept there).
+pub fn command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_revintel"));
+    command
+        .current_dir(dir)
+        .env("REVINTEL_HISTORY", dir.join(".history"));
+    command
+}
+
+/// Runs `revintel ARGS` in `dir`.
+pub fn revintel(dir: &Path, args: &[&str]) -> Output {
+    command(dir).args(args).output().expect("the binary runs")
+}
+
+/// Runs `revintel ARGS` in `dir`, which must succeed.
+pub fn revintel_ok(dir: &Path, args: &[&str]) -> Output {
+    let o = revintel(dir, args);
+    assert!(
+        o.status.success(),
+        "revintel {args:?}: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    o
+}
+
+/// The output's stdout, which must come from a successful run.
+pub fn ok(o: Output) -> String {
+    assert!(o.status.success(), "failed: {}\n{}", stderr(&o), stdout(&o));
+    stdout(&o)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A project folder with a copy of the tiny fixture, safe to damage.
+pub fn tiny_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture("tiny")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// A child process, killed and reaped when dropped, so a failing test
+/// leaks no process.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,0 +1,28 @@
+//! The one integration-test suite: the `revintel` binary and library end to
+//! end, one module per area, sharing the helpers in [`common`].
+//!
+//! - [`cli`]: seeding, one-shot SQL in every format, the read-only rule,
+//!   located errors, limits on what a statement, a flag or a result may be;
+//! - [`slt`]: the SQL of the tables, views and functions, as `.slt` files;
+//! - [`features`]: no feature sees past its cut-off;
+//! - [`import`], [`import_maven`], [`postgres`]: every source, bad input,
+//!   real exports and a real PostgreSQL server;
+//! - [`models`]: training, scoring, the forecast, the backtest, model files;
+//! - [`reports`]: every shipped template built and read back (HTML parsed,
+//!   PDF through `pdftotext`); [`snapshots`]: their HTML on the tiny fixture;
+//! - [`live`]: `watch` and `serve`, with a real browser.
+
+// A skipped test says so on stderr.
+#![allow(clippy::print_stderr)]
+
+mod cli;
+mod common;
+mod features;
+mod import;
+mod import_maven;
+mod live;
+mod models;
+mod postgres;
+mod reports;
+mod slt;
+mod snapshots;

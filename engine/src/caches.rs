@@ -132,7 +132,7 @@ pub fn write_arrow(path: &Path, batch: &RecordBatch) -> Result<(), CacheError> {
         writer.write(batch).map_err(arrow)?;
         writer.finish().map_err(arrow)?;
     }
-    reports::atomic::write_atomic(path, &bytes).map_err(|source| CacheError::Io {
+    utils::fs::write_atomic(path, &bytes).map_err(|source| CacheError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -486,7 +486,7 @@ pub fn commit_set(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), ModelEr
             .chain([(MANIFEST, manifest_bytes.as_slice())])
         {
             let path = dir.join(name);
-            let temp = stage(&path, bytes).map_err(io(&path))?;
+            let temp = utils::fs::stage(&path, bytes).map_err(io(&path))?;
             staged.push((temp, path));
         }
         Ok::<_, ModelError>(())
@@ -507,39 +507,7 @@ pub fn commit_set(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), ModelEr
             return Err(io(path)(e));
         }
     }
-    sync_dir(dir).map_err(io(dir))
-}
-
-/// Writes `bytes` to a uniquely named, synced temporary file beside `path`.
-fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        path.file_name()
-            .map_or("out".into(), |n| n.to_string_lossy()),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    match result {
-        Ok(()) => Ok(temp),
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            Err(e)
-        }
-    }
-}
-
-/// Makes renames in `dir` durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    utils::fs::sync_dir(dir).map_err(io(dir))
 }
 
 /// The commit lock of `dir`, exclusive or shared, held until dropped. A
@@ -567,39 +535,4 @@ fn lock_commit(dir: &Path, exclusive: bool) -> Result<Option<std::fs::File>, Mod
     };
     locked.map_err(|source| ModelError::Io { path, source })?;
     Ok(Some(file))
-}
-
-/// Writes `bytes` to `path` atomically: a uniquely named temp file in the
-/// same folder, synced, then renamed over the target; on failure the temp
-/// file is removed. (The reports crate has the same rule for its outputs.)
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        path.file_name()
-            .map_or("out".into(), |n| n.to_string_lossy()),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
 }

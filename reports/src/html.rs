@@ -30,7 +30,7 @@ use std::path::Path;
 
 use crate::document::Document;
 
-pub use crate::atomic::write_atomic;
+pub use utils::fs::write_atomic;
 
 /// The policy of a report: inline styles only, nothing loaded, no scripts.
 pub const DEFAULT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";

@@ -7,7 +7,6 @@
 //! self-contained file) and [`pdf`] (printpdf, embedded DejaVu fonts). This
 //! crate knows nothing of models or of where the data comes from.
 
-pub mod atomic;
 pub mod components;
 pub mod document;
 pub mod filters;

@@ -156,7 +156,7 @@ pub fn write_pdf_atomic_with(
     options: &PdfOptions,
 ) -> Result<PdfSummary, PdfError> {
     let (bytes, pages) = render(doc, options)?;
-    crate::atomic::write_atomic(path, &bytes).map_err(|source| PdfError::Io {
+    utils::fs::write_atomic(path, &bytes).map_err(|source| PdfError::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -41,15 +41,10 @@ impl Stage {
         }
     }
 
-    /// The forecast category a CRM derives from the stage.
+    /// The forecast category a CRM derives from the stage (the one rule,
+    /// in `ml::stages`).
     pub(crate) fn forecast_category(self) -> &'static str {
-        match self {
-            Stage::Prospecting | Stage::Qualification => "Pipeline",
-            Stage::Proposal => "Best Case",
-            Stage::Negotiation => "Commit",
-            Stage::ClosedWon => "Closed",
-            Stage::ClosedLost => "Omitted",
-        }
+        ml::stages::forecast_category(self.name())
     }
 
     /// `open`, `won` or `lost`.

@@ -21,10 +21,13 @@ pub(crate) struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Starts `dir/name` as `dir/.name.tmp-<pid>`.
+    /// Starts `dir/name` under a temporary name beside it.
     pub(crate) fn create(dir: &Path, name: &str) -> Result<Self, SeedError> {
         let final_path = dir.join(name);
-        let temp_path = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let temp_path = utils::fs::temp_path(&final_path).map_err(|cause| SeedError::Write {
+            path: final_path.clone(),
+            cause,
+        })?;
         let file = File::create(&temp_path).map_err(|cause| SeedError::Write {
             path: temp_path.clone(),
             cause,

@@ -55,7 +55,7 @@ pub fn write(path: &Path, report: &LoadReport) -> std::io::Result<usize> {
         )?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    reports::atomic::write_atomic(path, &bytes)?;
+    utils::fs::write_atomic(path, &bytes)?;
     Ok(rows.len())
 }
 

@@ -91,7 +91,7 @@ pub fn phrase(feature: &str, row: &[f64], enc: &Encodings) -> String {
         "close_date_pushes" => format!("close date pushed {}", plural(v, "time", "times")),
         "days_to_close" if v < 0.0 => format!("close date {} overdue", plural(-v, "day", "days")),
         "days_to_close" => format!("expected to close in {}", plural(v, "day", "days")),
-        "amount" => format!("amount {}", money(v)),
+        "amount" => format!("amount {}", utils::numbers::money(v, None, "$")),
         "amount_vs_segment" => format!("{v:.1}× the segment's typical deal size"),
         "owner_win_rate" => format!("owner wins {:.0}% of closed deals", v * 100.0),
         "owner_closed_deals" => format!("owner has closed {}", plural(v, "deal", "deals")),
@@ -101,15 +101,6 @@ pub fn phrase(feature: &str, row: &[f64], enc: &Encodings) -> String {
             let value = enc.category(other, v).unwrap_or("unknown");
             format!("{}: {value}", other.replace('_', " "))
         }
-    }
-}
-
-/// Compact money: 1,234 → "$1.2k", 2,500,000 → "$2.5M".
-fn money(v: f64) -> String {
-    match v.abs() {
-        a if a >= 1e6 => format!("${:.1}M", v / 1e6),
-        a if a >= 1e3 => format!("${:.1}k", v / 1e3),
-        _ => format!("${v:.0}"),
     }
 }
 
@@ -207,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             phrase("amount", &row(&[("amount", 250_000.0)]), &enc),
-            "amount $250.0k"
+            "amount $250k"
         );
         assert_eq!(
             phrase("owner_win_rate", &r, &enc),

@@ -11,7 +11,8 @@
 //! layout.
 //!
 //! This module knows nothing of SQL, Arrow or templates; it is plain data plus
-//! the one piece of geometry both writers need identically, [`nice_ticks`].
+//! the pieces of geometry both writers need identically: [`nice_ticks`]
+//! and [`tick_labels`], so a chart's axis reads the same in HTML and PDF.
 
 /// A whole report, ready to be written as HTML or PDF.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,6 +194,58 @@ impl Inline {
     }
 }
 
+/// The labels of axis `ticks` (as [`nice_ticks`] gives them): scaled like
+/// the largest (k, M, B), with just enough decimals for the step — "1.5M",
+/// "2.0M"; "40k"; "0.25". The same in the HTML and the PDF writer.
+pub fn tick_labels(ticks: &[f64]) -> Vec<String> {
+    let step = if ticks.len() > 1 {
+        ticks[1] - ticks[0]
+    } else {
+        1.0
+    };
+    let magnitude = ticks.iter().fold(0f64, |m, t| m.max(t.abs()));
+    ticks
+        .iter()
+        .map(|t| tick_label(*t, step, magnitude))
+        .collect()
+}
+
+/// Scale and suffix for a magnitude: billions, millions, thousands.
+pub(crate) fn scale(magnitude: f64) -> (f64, &'static str) {
+    if magnitude >= 1e9 {
+        (1e9, "B")
+    } else if magnitude >= 1e6 {
+        (1e6, "M")
+    } else if magnitude >= 1e4 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    }
+}
+
+/// An axis label: scaled like the largest tick, with just enough decimals for the step.
+fn tick_label(v: f64, step: f64, magnitude: f64) -> String {
+    let (div, suffix) = scale(magnitude);
+    let step = step / div;
+    let decimals = (0..=4)
+        .find(|d| {
+            let s = step * 10f64.powi(*d);
+            (s - s.round()).abs() < 1e-6 * s.abs().max(1.0)
+        })
+        .unwrap_or(4) as usize;
+    let v = v / div;
+    if v.abs() < 1e-12 {
+        return "0".to_string();
+    }
+    let text = format!("{:.decimals$}{suffix}", v.abs());
+    if v < 0.0 {
+        // The true minus sign, as every other number the reports show.
+        format!("{}{text}", utils::numbers::MINUS)
+    } else {
+        text
+    }
+}
+
 /// Nice axis ticks covering `min..=max`: evenly spaced multiples of
 /// 1, 2, 2.5 or 5 × 10^k, at most `max_ticks` of them (at least 2).
 ///
@@ -253,6 +306,20 @@ fn clean(value: f64, step: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tick_labels_are_short_and_exact() {
+        assert_eq!(
+            tick_labels(&[0.0, 0.5e6, 1e6, 1.5e6, 2e6]),
+            ["0", "0.5M", "1.0M", "1.5M", "2.0M"]
+        );
+        assert_eq!(tick_label(1_500_000.0, 500_000.0, 2_000_000.0), "1.5M");
+        assert_eq!(tick_label(2_000_000.0, 500_000.0, 2_000_000.0), "2.0M");
+        assert_eq!(tick_label(40_000.0, 20_000.0, 100_000.0), "40k");
+        assert_eq!(tick_label(0.25, 0.05, 0.3), "0.25");
+        assert_eq!(tick_label(0.0, 20.0, 100.0), "0");
+        assert_eq!(tick_label(0.0, 500_000.0, 2_000_000.0), "0");
+    }
+
     use super::*;
 
     #[test]

@@ -54,16 +54,6 @@ pub fn delta(value: f64, decimals: usize, unit: DeltaUnit, arrow: bool) -> Strin
     format!("{mark}{sign}{magnitude}")
 }
 
-/// A number in a few characters, for chart axes: 1_200_000 → "1.2M",
-/// 350_000 → "350k", 0.25 → "0.25".
-pub fn compact(value: f64) -> String {
-    if value.abs() >= 1000.0 {
-        money(value, None, "")
-    } else {
-        number(value, None)
-    }
-}
-
 /// Reads the date at the start of `text` ("2026-11-23", or a timestamp
 /// "2026-11-23T10:00:00Z" / "2026-11-23 10:00").
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
@@ -358,9 +348,10 @@ mod tests {
         assert_eq!(round_to(2.35, 0), 2.0);
         assert_eq!(round_to(-2.5, 0), -3.0);
         assert_eq!(round_to(f64::MAX, 2), f64::MAX);
-        assert_eq!(compact(1_250_000.0), "1.3M");
-        assert_eq!(compact(-7_500.0), "−7.5k");
-        assert_eq!(compact(0.25), "0.25");
+        // Chart axes no longer use a money-style "compact": both writers
+        // label ticks with `document::tick_labels`.
+        assert_eq!(money(1_250_000.0, None, ""), "1.3M");
+        assert_eq!(money(-7_500.0, None, ""), "−7.5k");
     }
 
     #[test]

@@ -6,16 +6,17 @@ use revintel::backtest::{self, BacktestRow};
 use revintel::project::Project;
 use std::process::ExitCode;
 
+/// An amount as the reports write it.
+fn money(v: f64) -> String {
+    utils::numbers::money(v, None, "$")
+}
+
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
     /// How many past complete quarters to test (at least 4 for a useful coverage figure).
     #[arg(long, default_value_t = 4,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=backtest::MAX_QUARTERS as u64))]
     quarters: usize,
-}
-
-fn money(v: f64) -> String {
-    format!("{:.2}M", v / 1e6)
 }
 
 pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCode> {

@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use crate::document::{nice_ticks, Chart, ChartKind, Series};
+use crate::document::{nice_ticks, tick_labels, Chart, ChartKind, Series};
 use crate::filters;
 
 use super::escape;
@@ -161,7 +161,7 @@ fn shorten(label: &str, max: usize) -> String {
 fn write_y_axis(out: &mut String, plot: &Plot, y_label: Option<&str>) {
     let left = plot.left;
     out.push_str("<g class=\"axis y-axis\">\n");
-    for t in &plot.ticks {
+    for (t, label) in plot.ticks.iter().zip(tick_labels(&plot.ticks)) {
         let y = plot.y_of(*t);
         let class = if *t == 0.0 { "grid zero" } else { "grid" };
         let _ = writeln!(
@@ -170,7 +170,7 @@ fn write_y_axis(out: &mut String, plot: &Plot, y_label: Option<&str>) {
             left + plot.plot_w,
             left - 6.0,
             y + 4.0,
-            escape(&filters::compact(*t))
+            escape(&label)
         );
     }
     if let Some(label) = y_label {

@@ -6,7 +6,7 @@
 //! zero is close by. Category labels that would collide are thinned to every
 //! k-th label rather than overprinted. All text is real text.
 
-use crate::document::{nice_ticks, Chart, ChartKind};
+use crate::document::{nice_ticks, scale, tick_labels, Chart, ChartKind};
 
 use super::canvas::{palette, Item, Page, TextStyle};
 use super::flow::{Flow, MM};
@@ -118,15 +118,7 @@ fn draw(page: &mut Page, fonts: &Fonts, chart: &Chart, x0: f32, top: f32, w: f32
     if hi <= lo {
         hi = lo + 1.0; // only for absurd ranges; keeps the scale finite
     }
-    let step = if ticks.len() > 1 {
-        ticks[1] - ticks[0]
-    } else {
-        1.0
-    };
-    let tick_labels: Vec<String> = ticks
-        .iter()
-        .map(|t| tick_label(*t, step, hi.abs().max(lo.abs())))
-        .collect();
+    let tick_labels = tick_labels(&ticks);
     let tick_w = tick_labels
         .iter()
         .map(|l| fonts.width(Face::Regular, l, LABEL_SIZE))
@@ -258,36 +250,6 @@ fn draw(page: &mut Page, fonts: &Fonts, chart: &Chart, x0: f32, top: f32, w: f32
     }
 }
 
-/// Scale and suffix for a magnitude: billions, millions, thousands.
-fn scale(magnitude: f64) -> (f64, &'static str) {
-    if magnitude >= 1e9 {
-        (1e9, "B")
-    } else if magnitude >= 1e6 {
-        (1e6, "M")
-    } else if magnitude >= 1e4 {
-        (1e3, "k")
-    } else {
-        (1.0, "")
-    }
-}
-
-/// An axis label: scaled like the largest tick, with just enough decimals for the step.
-fn tick_label(v: f64, step: f64, magnitude: f64) -> String {
-    let (div, suffix) = scale(magnitude);
-    let step = step / div;
-    let decimals = (0..=4)
-        .find(|d| {
-            let s = step * 10f64.powi(*d);
-            (s - s.round()).abs() < 1e-6 * s.abs().max(1.0)
-        })
-        .unwrap_or(4) as usize;
-    let v = v / div;
-    if v.abs() < 1e-12 {
-        return "0".to_string();
-    }
-    format!("{v:.decimals$}{suffix}")
-}
-
 /// A value label: three significant figures with a k/M/B suffix.
 pub(crate) fn compact(v: f64) -> String {
     let (div, suffix) = scale(v.abs());
@@ -311,16 +273,6 @@ pub(crate) fn compact(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tick_labels_are_short_and_exact() {
-        assert_eq!(tick_label(1_500_000.0, 500_000.0, 2_000_000.0), "1.5M");
-        assert_eq!(tick_label(2_000_000.0, 500_000.0, 2_000_000.0), "2.0M");
-        assert_eq!(tick_label(40_000.0, 20_000.0, 100_000.0), "40k");
-        assert_eq!(tick_label(0.25, 0.05, 0.3), "0.25");
-        assert_eq!(tick_label(0.0, 20.0, 100.0), "0");
-        assert_eq!(tick_label(0.0, 500_000.0, 2_000_000.0), "0");
-    }
 
     #[test]
     fn compact_values() {

@@ -33,10 +33,50 @@ pub const MIN_CALIBRATION_ROWS: usize = 20;
 /// Number of cross-validation folds in [`fit_best`].
 pub const CV_FOLDS: usize = 5;
 
-/// Isotonic probabilities are kept inside `[EPS, 1 - EPS]`: a block of only
-/// wins or only losses would otherwise say 1 or 0, and the next deal landing
-/// there with the other outcome would cost infinite log loss.
+/// Isotonic probabilities are kept inside `[EPS, 1 - EPS]` even after
+/// smoothing (see [`smoothed`]).
 const ISOTONIC_PROB_EPS: f64 = 1e-4;
+
+/// Each block's probability: its win rate, except where blocks hold only
+/// losses (or only wins). Those — the run of all-loss blocks at the low end
+/// and of all-win blocks at the high end (PAV keeps equal-rate neighbours
+/// apart) — get the Laplace estimate of the whole run, `(wins + 1) /
+/// (n + 2)`, instead of 0 (or 1): no calibrated score claims certainty,
+/// since the next deal landing there may well have the other outcome.
+/// Taken per run, not per block, so a run of many one-deal blocks is
+/// smoothed as the many deals it holds.
+fn smoothed(blocks: &[Block]) -> Vec<f64> {
+    let pure = |b: &Block| b.positives == 0 || b.positives == b.count;
+    let mut probs = Vec::with_capacity(blocks.len());
+    let mut i = 0;
+    while i < blocks.len() {
+        let b = &blocks[i];
+        if !pure(b) {
+            probs.push(b.positives as f64 / b.count as f64);
+            i += 1;
+            continue;
+        }
+        let all_won = b.positives == b.count;
+        let run = blocks[i..]
+            .iter()
+            .take_while(|r| pure(r) && (r.positives == r.count) == all_won)
+            .count();
+        let (wins, n) = blocks[i..i + run]
+            .iter()
+            .fold((0usize, 0usize), |(w, n), r| (w + r.positives, n + r.count));
+        let p = (wins as f64 + 1.0) / (n as f64 + 2.0);
+        probs.extend(std::iter::repeat_n(p, run));
+        i += run;
+    }
+    for p in probs.iter_mut() {
+        *p = p.clamp(ISOTONIC_PROB_EPS, 1.0 - ISOTONIC_PROB_EPS);
+    }
+    // A small smoothed run can pass its neighbour: non-decreasing again.
+    for i in 1..probs.len() {
+        probs[i] = probs[i].max(probs[i - 1]);
+    }
+    probs
+}
 
 /// Newton iterations for Platt; it converges in well under 20 in practice.
 const PLATT_MAX_ITERATIONS: usize = 100;
@@ -221,13 +261,7 @@ impl Calibration {
                 .iter()
                 .map(|b| b.margin_sum / b.count as f64)
                 .collect(),
-            probs: blocks
-                .iter()
-                .map(|b| {
-                    (b.positives as f64 / b.count as f64)
-                        .clamp(ISOTONIC_PROB_EPS, 1.0 - ISOTONIC_PROB_EPS)
-                })
-                .collect(),
+            probs: smoothed(&blocks),
         }
     }
 
@@ -604,7 +638,7 @@ mod tests {
         //   0 @3 violates 1 @2 -> {2,3}: 1/2, which violates 1 @1 -> {1,2,3}: 2/3
         //   0 @4 violates 2/3 -> {1,2,3,4}: 2/4 = 1/2, mean margin 2.5; 1/3 <= 1/2 stops
         //   push 1 @5
-        // Points: (-2/3, 1/3), (2.5, 1/2), (5, 1 clipped to 1 - 1e-4).
+        // Points: (-2/3, 1/3), (2.5, 1/2), (5, 1/1 won -> Laplace (1+1)/(1+2) = 2/3).
         let margins = [3.0, -1.0, 5.0, 0.0, 2.0, -1.0, 4.0, 1.0];
         let labels = [false, true, true, false, true, false, false, true];
         let fit = Calibration::fit_isotonic(&margins, &labels);
@@ -616,7 +650,7 @@ mod tests {
             panic!("expected isotonic, got {fit:?}");
         };
         let expected_margins = [-2.0 / 3.0, 2.5, 5.0];
-        let expected_probs = [1.0 / 3.0, 0.5, 1.0 - 1e-4];
+        let expected_probs = [1.0 / 3.0, 0.5, 2.0 / 3.0];
         assert_eq!(points.len(), 3);
         for i in 0..3 {
             assert!(
@@ -629,6 +663,22 @@ mod tests {
         // Halfway between the first two points: 1/3 + (1/2 - 1/3)/2 = 5/12.
         let midway = (-2.0 / 3.0 + 2.5) / 2.0;
         assert!((fit.apply(midway) - 5.0 / 12.0).abs() < 1e-12);
+    }
+
+    /// Many one-deal all-loss blocks at the low end are one run of losses:
+    /// smoothed together to about 0, not each to 1/3.
+    #[test]
+    fn a_run_of_small_pure_blocks_is_smoothed_as_one() {
+        let margins: Vec<f64> = (0..100).map(|i| i as f64).collect();
+        let labels: Vec<bool> = (0..100).map(|i| i >= 90).collect();
+        let fit = Calibration::fit_isotonic(&margins, &labels);
+        assert!(fit.apply(0.0) < 0.02, "{}", fit.apply(0.0));
+        assert!(
+            fit.apply(99.0) > 0.9 && fit.apply(99.0) < 1.0,
+            "{}",
+            fit.apply(99.0)
+        );
+        assert!(fit.is_monotone());
     }
 
     #[test]

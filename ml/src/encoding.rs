@@ -3,9 +3,18 @@
 //!
 //! The same code builds the matrix for training, for the UDFs and for the
 //! benchmarks, so a model is always fed exactly what it was trained on.
-//! NULL becomes NaN, which LightGBM treats as *missing* (never as 0). A
-//! category not seen in training is also passed as missing: LightGBM sends
-//! it down the branch it learned for "not one of the split's categories".
+//!
+//! **Missing values.** NULL becomes NaN. What the model then does with it is
+//! decided here, and said the same way in the README and the drivers:
+//! - a numeric feature that was missing in some training rows has a branch
+//!   for missing values the model learned: NaN takes it;
+//! - a numeric feature that was never missing in training has no such
+//!   branch (LightGBM would read NaN as 0), so a missing value is scored as
+//!   the training median, recorded in the model ([`Encodings::fills`]) and
+//!   named in the deal's drivers ("amount not known; scored as $55k");
+//! - a categorical feature's NULL, and a category never seen in training,
+//!   take the branch of "not one of the split's categories" of every
+//!   categorical split — the same for both, and never a known category's.
 
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
@@ -82,10 +91,17 @@ pub struct CategoryCodes {
     pub categories: Vec<String>,
 }
 
-/// Category codes for every categorical feature, fitted on training data.
+/// Category codes for every categorical feature, and the values scored for
+/// missing numeric features, fitted on training data.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Encodings {
     pub categorical: Vec<CategoryCodes>,
+    /// Per model feature, in [`MODEL_FEATURES`] order: the value a missing
+    /// value is scored as (the training median), for numeric features that
+    /// were never missing in training; None where the model learned a
+    /// branch for missing values (and for categorical features).
+    #[serde(default)]
+    pub fills: Vec<Option<f64>>,
 }
 
 impl Encodings {
@@ -109,7 +125,10 @@ impl Encodings {
                 categories: values.into_iter().collect(),
             });
         }
-        Ok(Encodings { categorical })
+        Ok(Encodings {
+            categorical,
+            fills: Vec::new(),
+        })
     }
 
     /// The row-major `rows × N_FEATURES` matrix of `columns`, given in
@@ -154,6 +173,62 @@ impl Encodings {
             }
         }
         Ok(matrix)
+    }
+
+    /// Records, from the training rows `rows` of `matrix`, the value each
+    /// numeric feature never missing there is scored as when missing: its
+    /// median (see the module docs).
+    pub fn fit_fills(&mut self, matrix: &[f64], rows: &[usize]) {
+        self.fills = MODEL_FEATURES
+            .iter()
+            .enumerate()
+            .map(|(j, (_, kind))| {
+                if *kind != FeatureKind::Numeric {
+                    return None;
+                }
+                let mut values: Vec<f64> = Vec::with_capacity(rows.len());
+                for &i in rows {
+                    let v = matrix[i * N_FEATURES + j];
+                    if v.is_nan() {
+                        return None;
+                    }
+                    values.push(v);
+                }
+                if values.is_empty() {
+                    return None;
+                }
+                values.sort_by(f64::total_cmp);
+                Some(values[values.len() / 2])
+            })
+            .collect();
+    }
+
+    /// What the model is given for `matrix`: missing values of features
+    /// with a fill replaced by it; unchanged (borrowed) when there are none.
+    pub fn model_input<'m>(&self, matrix: &'m [f64]) -> std::borrow::Cow<'m, [f64]> {
+        let filled = |j: usize| self.fills.get(j).copied().flatten();
+        let needs = matrix
+            .iter()
+            .enumerate()
+            .any(|(k, v)| v.is_nan() && filled(k % N_FEATURES).is_some());
+        if !needs {
+            return std::borrow::Cow::Borrowed(matrix);
+        }
+        let mut input = matrix.to_vec();
+        for (k, v) in input.iter_mut().enumerate() {
+            if v.is_nan() {
+                if let Some(fill) = filled(k % N_FEATURES) {
+                    *v = fill;
+                }
+            }
+        }
+        std::borrow::Cow::Owned(input)
+    }
+
+    /// The value a missing `feature` is scored as, if it has one.
+    pub fn fill_of(&self, feature: &str) -> Option<f64> {
+        let j = MODEL_FEATURES.iter().position(|(n, _)| *n == feature)?;
+        self.fills.get(j).copied().flatten()
     }
 
     /// The category name of `code` for the categorical feature `feature`.
@@ -240,6 +315,7 @@ mod tests {
                     categories: vec!["SMB".into(), "x".into()],
                 })
                 .collect(),
+            fills: Vec::new(),
         };
         let cols = columns(
             vec![Some("SMB"), Some("Galactic"), None],

@@ -21,11 +21,12 @@ use crate::encoding::{
     N_FEATURES,
 };
 use crate::features::{deal_features_sql, ActivitySource};
+use crate::lgbm::{LgbmError, Schedule, TrainingSet};
 use crate::metrics::{interval_coverage, pinball_loss, BinaryMetrics};
 use crate::trained::{
-    commit_set, fingerprint, time_to_close_model, ModelError, TimeToCloseMeta, TrainingWindow,
-    WinProbMeta, META_FORMAT, METRICS, QUANTILES, TIME_TO_CLOSE_META, WIN_PROB_META,
-    WIN_PROB_MODEL,
+    commit_set, fingerprint, time_to_close_model, ModelError, QualitySummary, TimeToCloseMeta,
+    TrainingWindow, WinProbMeta, META_FORMAT, METRICS, QUANTILES, TIME_TO_CLOSE_META,
+    WIN_PROB_META, WIN_PROB_MODEL,
 };
 use chrono::{Duration, NaiveDate};
 use datafusion::arrow::array::{
@@ -35,9 +36,8 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{Date32Type, Int64Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use lightgbm3::{Booster, Dataset};
+use lightgbm3::Booster;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::path::Path;
 
 /// Below this many won or lost deals a model is refused (the bar Salesforce
@@ -79,6 +79,8 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error("LightGBM training: {0}")]
     LightGbm(String),
+    #[error(transparent)]
+    Lgbm(#[from] LgbmError),
 }
 
 fn lgbm(e: lightgbm3::Error) -> TrainError {
@@ -121,12 +123,26 @@ pub struct TrainReport {
     pub calibration: CalibrationChoice,
     pub time_to_close: TimeToCloseMetrics,
     pub data_fingerprint: String,
+    /// What the leak guard found; the model is withheld while a flag is not
+    /// accepted (see [`crate::leaks`]).
+    pub leaks: crate::leaks::LeakCheck,
+    pub accepted_leaks: Vec<String>,
+}
+
+impl TrainReport {
+    /// The guard's flags the user has not accepted: while there are any,
+    /// the model's scores are withheld.
+    pub fn withheld(&self) -> Vec<&crate::leaks::LeakFlag> {
+        self.leaks.unaccepted(&self.accepted_leaks).collect()
+    }
 }
 
 /// Snapshot rows, ready to split.
 struct Snapshots {
     matrix: Vec<f64>,
     won: Vec<bool>,
+    /// How the deal finally ended (None: still open at the as-of date).
+    final_won: Vec<Option<bool>>,
     days_to_close: Vec<f64>,
     slice: Vec<Slice>,
     stage_index: Vec<f64>,
@@ -146,6 +162,7 @@ pub async fn train(
     as_of: NaiveDate,
     models_dir: &Path,
     data_fingerprint: &str,
+    accepted_leaks: &[String],
     progress: &dyn Fn(Progress),
 ) -> Result<TrainReport, TrainError> {
     let (won_deals, lost_deals) = outcome_counts(ctx, as_of).await?;
@@ -187,6 +204,7 @@ pub async fn train(
                     COALESCE(d.outcome = 'won' AND d.closed_date <= DATE '{as_of}'
                              AND CAST(d.closed_date AS INT) - CAST(f.as_of AS INT) <= {HORIZON_DAYS}, false) AS won,
                     CAST(CAST(d.closed_date AS INT) - CAST(f.as_of AS INT) AS INT) AS actual_days_to_close,
+                    CASE WHEN d.closed_date <= DATE '{as_of}' THEN d.outcome = 'won' END AS final_won,
                     CASE WHEN d.closed_date <= DATE '{as_of}' THEN d.closed_date ELSE DATE '{as_of}' END AS closed_date
              FROM ({features}) f JOIN deals d ON d.deal_id = f.deal_id
              ORDER BY f.deal_id",
@@ -209,9 +227,9 @@ pub async fn train(
         }
     };
     let all = concat_batches(&schema, &batches).map_err(DataFusionError::from)?;
-    let encodings = Encodings::fit(std::slice::from_ref(&all))?;
+    let mut encodings = Encodings::fit(std::slice::from_ref(&all))?;
     let split_date = split_date(&all)?;
-    let snaps = snapshots(&all, &encodings, split_date)?;
+    let mut snaps = snapshots(&all, &encodings, split_date)?;
 
     let pick = |slice: Slice| -> Vec<usize> {
         (0..snaps.won.len())
@@ -223,6 +241,10 @@ pub async fn train(
         pick(Slice::Calibration),
         pick(Slice::Evaluation),
     );
+    // Missing values of features never missing in training are scored as
+    // their training median, here as when scoring (see `encoding`).
+    encodings.fit_fills(&snaps.matrix, &train_rows);
+    snaps.matrix = encodings.model_input(&snaps.matrix).into_owned();
     let window = TrainingWindow {
         as_of: as_of.to_string(),
         horizon_days: HORIZON_DAYS,
@@ -242,13 +264,13 @@ pub async fn train(
             .map(|&i| if snaps.won[i] { 1.0 } else { 0.0 })
             .collect()
     };
-    let booster = fit(
+    let (booster, model_text) = fit(
         &snaps.matrix,
         &train_rows,
         &label(&train_rows),
         &cal_rows,
         &label(&cal_rows),
-        json!({"objective": "binary", "metric": "binary_logloss"}),
+        "objective=binary metric=binary_logloss",
     )?;
     let margins = |rows: &[usize]| -> Result<Vec<f64>, TrainError> {
         booster
@@ -265,8 +287,16 @@ pub async fn train(
         .map(|&m| 1.0 / (1.0 + (-m).exp()))
         .collect();
     let baseline = stage_baseline(&snaps, &train_rows, &eval_rows);
+    let win_prob_metrics = BinaryMetrics::compute(&calibrated, &eval_labels);
+    let baseline_metrics = BinaryMetrics::compute(&baseline, &eval_labels);
+    let leaks = crate::leaks::check(
+        &snaps.matrix,
+        &snaps.final_won,
+        &train_rows,
+        &eval_rows,
+        win_prob_metrics.auc,
+    );
 
-    let model_text = booster.save_string().map_err(lgbm)?;
     let features: Vec<_> = MODEL_FEATURES
         .iter()
         .map(|(n, k)| (n.to_string(), *k))
@@ -279,6 +309,19 @@ pub async fn train(
         calibration_choice: choice.clone(),
         window: window.clone(),
         data_fingerprint: data_fingerprint.to_string(),
+        metrics: QualitySummary {
+            evaluation_rows: eval_rows.len(),
+            evaluation_wins: eval_labels.iter().filter(|&&w| w).count(),
+            auc: win_prob_metrics.auc,
+            raw_auc: BinaryMetrics::compute(&raw_probs, &eval_labels).auc,
+            log_loss: win_prob_metrics.log_loss,
+            brier: win_prob_metrics.brier,
+            ece: win_prob_metrics.ece,
+            baseline_auc: baseline_metrics.auc,
+            baseline_brier: Some(baseline_metrics.brier),
+        },
+        leaks: leaks.clone(),
+        accepted_leaks: accepted_leaks.to_vec(),
     };
 
     // Time to close, learned from won deals (the forecast asks when wins land).
@@ -299,13 +342,13 @@ pub async fn train(
     let mut ttc_cal_preds = Vec::new();
     for alpha in QUANTILES {
         progress(Progress::Fitting("time to close"));
-        let b = fit(
+        let (b, text) = fit(
             &snaps.matrix,
             &ttc_train,
             &days(&ttc_train),
             &ttc_cal,
             &days(&ttc_cal),
-            json!({"objective": "quantile", "alpha": alpha, "metric": "quantile"}),
+            &format!("objective=quantile alpha={alpha} metric=quantile"),
         )?;
         ttc_preds.push(
             b.raw_scores(&gather(&snaps.matrix, &ttc_eval), N_FEATURES as i32, true)
@@ -315,7 +358,7 @@ pub async fn train(
             b.raw_scores(&gather(&snaps.matrix, &ttc_cal), N_FEATURES as i32, true)
                 .map_err(lgbm)?,
         );
-        ttc_texts.push(b.save_string().map_err(lgbm)?);
+        ttc_texts.push(text);
     }
     // Conformalized quantile regression: widen the band by the
     // (1 − 0.2)(1 + 1/n) quantile of how far calibration closes fell outside it.
@@ -367,12 +410,14 @@ pub async fn train(
         window,
         won_deals,
         lost_deals,
-        win_prob: BinaryMetrics::compute(&calibrated, &eval_labels),
+        win_prob: win_prob_metrics,
         win_prob_uncalibrated: BinaryMetrics::compute(&raw_probs, &eval_labels),
-        stage_only_baseline: BinaryMetrics::compute(&baseline, &eval_labels),
+        stage_only_baseline: baseline_metrics,
         calibration: choice,
         time_to_close,
         data_fingerprint: data_fingerprint.to_string(),
+        leaks,
+        accepted_leaks: accepted_leaks.to_vec(),
     };
     let json_bytes = |v: &dyn erased::Json| v.bytes();
     let mut files = vec![
@@ -405,57 +450,56 @@ mod erased {
 
 /// LightGBM settings shared by every model: small trees, shrinkage and
 /// early stopping on the calibration slice; deterministic and on one
-/// thread so retraining the same data gives the same model.
+/// thread so retraining the same data gives the same model. The training
+/// set is built with the categorical features declared (see [`crate::lgbm`]
+/// for why that cannot be left to the booster), so segment, deal type, lead
+/// source and product are split by category, not by their codes' order.
 fn fit(
     matrix: &[f64],
     train_rows: &[usize],
     train_labels: &[f32],
     valid_rows: &[usize],
     valid_labels: &[f32],
-    objective: serde_json::Value,
-) -> Result<Booster, TrainError> {
+    objective: &str,
+) -> Result<(Booster, String), TrainError> {
     let categorical = categorical_positions()
         .iter()
         .map(|p| p.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let mut params = json!({
-        "learning_rate": 0.05,
-        "num_leaves": 15,
-        "min_data_in_leaf": 40,
-        "feature_fraction": 0.9,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
-        "lambda_l2": 1.0,
-        "cat_smooth": 10,
-        "num_iterations": 500,
-        "early_stopping_rounds": 30,
-        "seed": 7,
-        "deterministic": true,
-        "num_threads": 1,
-        "verbosity": -1,
-        "categorical_feature": categorical,
-    });
-    if let (Some(p), Some(o)) = (params.as_object_mut(), objective.as_object()) {
-        p.extend(o.clone());
-    }
-    let mut train = Dataset::from_slice(
+    // How the set is binned: fixed when it is built.
+    let set_params = format!(
+        "categorical_feature={categorical} use_missing=true zero_as_missing=false \
+         min_data_per_group=40 cat_smooth=10 max_cat_threshold=32 verbosity=-1"
+    );
+    let names = feature_names();
+    let train = TrainingSet::new(
         &gather(matrix, train_rows),
         train_labels,
-        N_FEATURES as i32,
-        true,
-    )
-    .map_err(lgbm)?;
-    train.set_feature_names(&feature_names()).map_err(lgbm)?;
-    let valid = Dataset::from_slice_with_reference(
+        &names,
+        &set_params,
+        None,
+    )?;
+    let valid = TrainingSet::new(
         &gather(matrix, valid_rows),
         valid_labels,
-        N_FEATURES as i32,
-        true,
+        &names,
+        &set_params,
         Some(&train),
-    )
-    .map_err(lgbm)?;
-    Booster::train_with_valid(train, Some(valid), &params).map_err(lgbm)
+    )?;
+    let schedule = Schedule {
+        params: format!(
+            "{objective} learning_rate=0.05 num_leaves=15 min_data_in_leaf=40 \
+             feature_fraction=0.9 bagging_fraction=0.8 bagging_freq=1 lambda_l2=1.0 \
+             cat_smooth=10 cat_l2=10 seed=7 deterministic=true num_threads=1 verbosity=-1"
+        ),
+        iterations: 500,
+        early_stopping: 30,
+        higher_is_better: false,
+    };
+    let text = crate::lgbm::train(&train, &valid, &schedule)?;
+    let booster = Booster::from_string(&text).map_err(lgbm)?;
+    Ok((booster, text))
 }
 
 /// The rows `rows` of a row-major feature matrix.
@@ -478,6 +522,7 @@ fn snapshots(
             .ok_or_else(|| FeatureError::Missing(name.to_string()))
     };
     let won: &BooleanArray = col("won")?.as_boolean();
+    let final_won: &BooleanArray = col("final_won")?.as_boolean();
     let days: &Int32Array = col("actual_days_to_close")?.as_primitive();
     let closed: &Date32Array = col("closed_date")?.as_primitive::<Date32Type>();
     let ids = datafusion::arrow::compute::cast(
@@ -508,6 +553,9 @@ fn snapshots(
     Ok(Snapshots {
         matrix,
         won: (0..n).map(|i| won.value(i)).collect(),
+        final_won: (0..n)
+            .map(|i| (!final_won.is_null(i)).then(|| final_won.value(i)))
+            .collect(),
         days_to_close: (0..n).map(|i| f64::from(days.value(i))).collect(),
         slice,
         stage_index: (0..n)

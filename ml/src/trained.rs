@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Version of the metadata layout; bumped when it changes incompatibly.
-pub const META_FORMAT: u32 = 1;
+pub const META_FORMAT: u32 = 2;
 
 pub const WIN_PROB_MODEL: &str = "win_prob.txt";
 pub const WIN_PROB_META: &str = "win_prob.json";
@@ -61,6 +61,9 @@ pub enum ModelError {
     },
     #[error("LightGBM: {0}")]
     LightGbm(String),
+    /// Written by an earlier revintel, in a layout this one does not read.
+    #[error("{}: written by an earlier revintel (format {found}, this one reads {META_FORMAT}); run `revintel train`", path.display())]
+    Outdated { path: PathBuf, found: u32 },
     /// The files on disk are not the set the manifest lists.
     #[error("{}: {message}; run `revintel train` to write a whole set again", path.display())]
     Inconsistent { path: PathBuf, message: String },
@@ -183,6 +186,35 @@ pub struct WinProbMeta {
     pub calibration_choice: CalibrationChoice,
     pub window: TrainingWindow,
     pub data_fingerprint: String,
+    /// How well it did on the evaluation slice, against the stage alone.
+    #[serde(default)]
+    pub metrics: QualitySummary,
+    /// What the leak guard found on the evaluation slice.
+    #[serde(default)]
+    pub leaks: crate::leaks::LeakCheck,
+    /// Flagged features the user accepted by name when training.
+    #[serde(default)]
+    pub accepted_leaks: Vec<String>,
+}
+
+/// The evaluation figures kept with a model, for `model_quality`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QualitySummary {
+    pub evaluation_rows: usize,
+    /// Evaluation rows won within the horizon: with few, the figures are noise.
+    #[serde(default)]
+    pub evaluation_wins: usize,
+    pub auc: Option<f64>,
+    /// The model's own ranking before calibration: below 0.5 it ranks
+    /// backwards, and only calibration turned it round.
+    #[serde(default)]
+    pub raw_auc: Option<f64>,
+    pub log_loss: f64,
+    pub brier: f64,
+    pub ece: f64,
+    /// The stage-only baseline: each stage's training win rate.
+    pub baseline_auc: Option<f64>,
+    pub baseline_brier: Option<f64>,
 }
 
 /// The calibrated win-probability model.
@@ -222,6 +254,7 @@ impl WinProbModel {
     ) -> Result<WinProbModel, ModelError> {
         let booster = SharedBooster::parse(model_path, &model_text)?;
         let meta: WinProbMeta = parse_meta(meta_path, &meta_text)?;
+        check_format(meta_path, meta.format)?;
         check_features(meta_path, &meta.features)?;
         let fingerprint = fingerprint(&[model_text.as_bytes(), meta_text.as_bytes()]);
         Ok(WinProbModel {
@@ -231,11 +264,23 @@ impl WinProbModel {
         })
     }
 
+    /// Raw margins for each row of a feature matrix, missing values scored
+    /// as the model's documented fills (see `encoding`).
+    pub fn margins(&self, matrix: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.booster.raw(&self.meta.encodings.model_input(matrix))
+    }
+
+    /// TreeSHAP contributions for each row (see [`SharedBooster::contributions`]),
+    /// on the same input as [`WinProbModel::margins`].
+    pub fn contributions(&self, matrix: &[f64]) -> Result<Vec<f64>, ModelError> {
+        self.booster
+            .contributions(&self.meta.encodings.model_input(matrix))
+    }
+
     /// Calibrated P(won) for each row of a feature matrix.
     pub fn probabilities(&self, matrix: &[f64]) -> Result<Vec<f64>, ModelError> {
         Ok(self
-            .booster
-            .raw(matrix)?
+            .margins(matrix)?
             .into_iter()
             .map(|m| self.meta.calibration.apply(m))
             .collect())
@@ -299,6 +344,7 @@ impl TimeToCloseModel {
             )?);
         }
         let meta: TimeToCloseMeta = parse_meta(&meta_path, &meta_text)?;
+        check_format(&meta_path, meta.format)?;
         check_features(&meta_path, &meta.features)?;
         let mut all: Vec<&[u8]> = parts.iter().map(String::as_bytes).collect();
         all.push(meta_text.as_bytes());
@@ -311,10 +357,11 @@ impl TimeToCloseModel {
 
     /// P10, P50, P90 days to close per row (see [`quantile_band`]).
     pub fn predict(&self, matrix: &[f64]) -> Result<Vec<[f64; 3]>, ModelError> {
+        let input = self.meta.encodings.model_input(matrix);
         let preds: Vec<Vec<f64>> = self
             .boosters
             .iter()
-            .map(|b| b.raw(matrix))
+            .map(|b| b.raw(&input))
             .collect::<Result<_, _>>()?;
         let rows = matrix.len() / N_FEATURES;
         Ok((0..rows)
@@ -347,6 +394,17 @@ fn parse_meta<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result
         path: path.to_path_buf(),
         message: format!("not valid model metadata: {e}"),
     })
+}
+
+fn check_format(path: &Path, found: u32) -> Result<(), ModelError> {
+    if found == META_FORMAT {
+        Ok(())
+    } else {
+        Err(ModelError::Outdated {
+            path: path.to_path_buf(),
+            found,
+        })
+    }
 }
 
 fn check_features(path: &Path, features: &[(String, FeatureKind)]) -> Result<(), ModelError> {
@@ -403,12 +461,9 @@ impl ModelSet {
         let manifest_path = dir.join(MANIFEST);
         let manifest: Manifest = parse_meta(&manifest_path, &read_model_file(&manifest_path)?)?;
         if manifest.format != META_FORMAT {
-            return Err(ModelError::Corrupt {
+            return Err(ModelError::Outdated {
                 path: manifest_path,
-                message: format!(
-                    "manifest format {} is not {META_FORMAT}, which this revintel reads; run `revintel train`",
-                    manifest.format
-                ),
+                found: manifest.format,
             });
         }
         let mut texts = std::collections::BTreeMap::new();

@@ -74,7 +74,6 @@ impl Hash for ShapTop {
 pub fn drivers_array(model: &WinProbModel, matrix: &[f64], k: &[usize]) -> Result<ArrayRef> {
     let rows = matrix.len() / N_FEATURES;
     let contributions = model
-        .booster
         .contributions(matrix)
         .map_err(|e| exec_datafusion_err!("shap_top: {e}"))?;
     let (mut feature, mut value, mut phrase, mut action) = (

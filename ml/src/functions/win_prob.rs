@@ -6,8 +6,11 @@
 //! The arguments are the model features in [`MODEL_FEATURES`] order — the
 //! columns of `deal_features` of the same names — so what-if questions are
 //! plain SQL: pass `amount / 2` or `stage_index + 1` instead of the column.
-//! NULL arguments are missing values to the model, never zeros; a category
-//! the model never saw is missing too.
+//! NULL arguments are missing values, never zeros: a feature that was
+//! sometimes missing in training takes the branch the model learned for
+//! it, one that never was is scored as its training median, and a
+//! category the model never saw is scored exactly like NULL (see
+//! [`crate::encoding`]).
 
 use super::common::{check_feature_types, doc};
 use crate::encoding::N_FEATURES;

@@ -55,7 +55,8 @@ pub async fn ensure(
     }
     let (models, attached) = match Models::load(&project.models_dir) {
         Ok(models) => (models, Attached::Loaded),
-        Err(ModelError::Missing { .. }) => {
+        // None yet, or an earlier revintel's: trained (again) first.
+        Err(ModelError::Missing { .. } | ModelError::Outdated { .. }) => {
             training();
             let report = crate::models::train(session, project, progress).await?;
             let models = Models::load(&project.models_dir)?;
@@ -67,19 +68,64 @@ pub async fn ensure(
     Ok(attached)
 }
 
-/// Registers the model UDFs, `deal_scores`/`scored_deals`, `forecast` and
-/// `forecast_by_group` for `models`.
+/// Registers the model UDFs, `deal_scores`/`scored_deals`, `forecast`,
+/// `forecast_by_group` and `model_quality` for `models`. A model the leak
+/// guard withheld (see `ml::leaks`) has its tables replaced by ones that
+/// refuse to be read, and its functions by stand-ins that refuse to run,
+/// each with the reason; an accepted one puts a warning on every report.
 pub async fn attach(
     session: &mut Session,
     project: &Project,
     models: Models,
 ) -> Result<(), AttachError> {
+    let verdict = crate::quality::verdict(&models, &project.accept_leaks);
     let cache = cache(project, session);
     scoring::register(session, &models, &cache).await?;
     forecast_tables::register(session, &models, &cache).await?;
-    for function in ml::functions::all(Some(&models), session.forecast.clone()) {
+    let functions = match &verdict.withheld {
+        Some(reason) => {
+            for table in WITHHELD_TABLES {
+                withhold(session, table, reason)?;
+            }
+            scoring::register_views(session).await?;
+            ml::functions::withheld(reason)
+        }
+        None => ml::functions::all(Some(&models), session.forecast.clone()),
+    };
+    for function in functions {
         session.ctx.register_udf(function);
     }
+    let quality = crate::quality::table(&models, &verdict);
+    let table = datafusion::catalog::MemTable::try_new(quality.schema(), vec![vec![quality]])
+        .map_err(ScoringError::from)?;
+    let _ = session.ctx.deregister_table("model_quality");
+    session
+        .ctx
+        .register_table("model_quality", std::sync::Arc::new(table))
+        .map_err(ScoringError::from)?;
+    session.notice = (verdict.kind == "accepted").then(|| verdict.note.clone());
     session.models = Some(models);
+    Ok(())
+}
+
+/// The tables a model makes; the views over them (`scored_deals`,
+/// `at_risk_deals`, `pipeline_hygiene`) refuse with them.
+const WITHHELD_TABLES: [&str; 3] = ["deal_scores", "forecast", "forecast_by_group"];
+
+/// Puts a table that refuses to be read, with `reason`, in place of `name`
+/// (same columns, so queries still plan).
+fn withhold(session: &Session, name: &str, reason: &str) -> Result<(), ScoringError> {
+    let Some(real) = session
+        .ctx
+        .deregister_table(name)
+        .map_err(ScoringError::from)?
+    else {
+        return Ok(());
+    };
+    let table = crate::withheld_table::WithheldTable::new(real.schema(), reason.to_string());
+    session
+        .ctx
+        .register_table(name, std::sync::Arc::new(table))
+        .map_err(ScoringError::from)?;
     Ok(())
 }

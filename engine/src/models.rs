@@ -18,6 +18,7 @@ pub async fn train(
         session.as_of,
         &project.models_dir,
         &session.data_fingerprint(),
+        &project.accept_leaks,
         progress,
     )
     .await

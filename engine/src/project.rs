@@ -28,6 +28,18 @@ pub struct ConfigFile {
     pub engine: crate::settings::EngineConfig,
     #[serde(default)]
     pub serve: ServeConfig,
+    #[serde(default)]
+    pub models: ModelsConfig,
+}
+
+/// `[models]`: what the models may use.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Features the leak guard flagged that the user accepts by name: the
+    /// model's scores are published, with a warning on every report.
+    #[serde(default)]
+    pub accept_leaks: Vec<String>,
 }
 
 /// `[serve]`: the report server.
@@ -98,6 +110,9 @@ pub struct Project {
     pub engine: crate::settings::EngineSettings,
     /// Host names `serve` answers besides loopback and the bound address.
     pub allowed_hosts: Vec<String>,
+    /// Leak-guard flags accepted by feature name (`[models] accept_leaks`,
+    /// or `train --accept-leak`).
+    pub accept_leaks: Vec<String>,
 }
 
 impl Project {
@@ -144,6 +159,7 @@ impl Project {
             },
             engine: crate::settings::EngineSettings::default(),
             allowed_hosts: Vec::new(),
+            accept_leaks: Vec::new(),
         }
     }
 
@@ -183,6 +199,13 @@ impl Project {
             folder,
             imports: file.sources.import,
         };
+        let accept_leaks = file.models.accept_leaks;
+        for name in &accept_leaks {
+            ml::leaks::check_acceptable(name).map_err(|message| ProjectError::Parse {
+                path: path.to_path_buf(),
+                message: format!("[models] accept_leaks: {message}"),
+            })?;
+        }
         Ok(Project {
             config: Some(path.to_path_buf()),
             data_dir,
@@ -195,6 +218,7 @@ impl Project {
             sources,
             engine,
             allowed_hosts: file.serve.allowed_hosts,
+            accept_leaks,
             root,
         })
     }

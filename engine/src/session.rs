@@ -53,6 +53,9 @@ pub struct Session {
     /// Whether computed tables are cached on disk in the background (a
     /// long-running process need not wait for the disk; see `caches`).
     pub cache_in_background: bool,
+    /// A warning every report built on this session carries (models whose
+    /// leak-guard flags were accepted; see `quality`).
+    pub notice: Option<String>,
 }
 
 /// The names of the derived views, in registration order.
@@ -177,6 +180,7 @@ impl Session {
             engine: engine.clone(),
             warnings,
             cache_in_background: false,
+            notice: None,
         })
     }
 }

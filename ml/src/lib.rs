@@ -5,8 +5,10 @@
 //! - [`features`]: the `deal_features` SQL; [`encoding`]: which features go
 //!   into the models, in what order, and how categories become numbers.
 //! - [`train`], [`calibration`], [`metrics`]: training and judging the
-//!   win-probability and time-to-close models; [`trained`]: the trained
+//!   win-probability and time-to-close models (through LightGBM's C API,
+//!   [`lgbm`]); [`trained`]: the trained
 //!   models on disk (one verified set) and in memory.
+//! - [`leaks`]: the guard against a model that is too good to be true.
 //! - [`drivers`]: SHAP contributions in words, with suggested actions.
 //! - [`simulation`]: the Monte Carlo revenue forecast; [`book`]: a
 //!   pipeline's simulations, run once per period.
@@ -22,6 +24,8 @@ pub mod drivers;
 pub mod encoding;
 pub mod features;
 pub mod functions;
+pub mod leaks;
+pub mod lgbm;
 pub mod metrics;
 pub mod simulation;
 pub mod stages;

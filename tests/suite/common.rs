@@ -64,6 +64,35 @@ pub fn tiny_project() -> tempfile::TempDir {
     dir
 }
 
+/// A project using `examples/maven`'s config as checked in and its mapping
+/// as `edit` leaves it (copied into the project), with the example's data,
+/// the shipped templates, and models and output inside the project, so
+/// nothing lands in the repository.
+pub fn maven_project(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let example = repo().join("examples/maven");
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(example.join("revintel.toml"))
+        .unwrap()
+        .replace(
+            "path = \"data/",
+            &format!("path = \"{}/data/", example.display()),
+        )
+        .replace(
+            "\"../../templates\"",
+            &format!("\"{}/templates\"", repo().display()),
+        );
+    assert!(
+        !config.contains("\"data/")
+            && config.contains("as_of")
+            && config.contains("mapping = \"maven.toml\""),
+        "{config}"
+    );
+    std::fs::write(dir.path().join("revintel.toml"), config).unwrap();
+    let mapping = std::fs::read_to_string(example.join("maven.toml")).unwrap();
+    std::fs::write(dir.path().join("maven.toml"), edit(&mapping)).unwrap();
+    dir
+}
+
 /// A child process, killed and reaped when dropped, so a failing test
 /// leaks no process.
 pub struct Killed(pub Child);

@@ -8,6 +8,7 @@
 //! - [`import`], [`import_maven`], [`postgres`]: every source, bad input,
 //!   real exports and a real PostgreSQL server;
 //! - [`models`]: training, scoring, the forecast, the backtest, model files;
+//!   [`leaks`]: the leak guard on exports that give the outcome away;
 //! - [`reports`]: every shipped template built and read back (HTML parsed,
 //!   PDF through `pdftotext`); [`snapshots`]: their HTML on the tiny fixture;
 //! - [`live`]: `watch` and `serve`, with a real browser.
@@ -20,6 +21,7 @@ mod common;
 mod features;
 mod import;
 mod import_maven;
+mod leaks;
 mod live;
 mod models;
 mod postgres;

@@ -54,7 +54,7 @@ enum Command {
     /// Query the pipeline with SQL: one-shot (-c, -f) or an interactive shell.
     Sql(sql::SqlArgs),
     /// Train the win-probability and time-to-close models and report their quality.
-    Train,
+    Train(train::TrainArgs),
     /// Forecast past quarters as they stood and compare with what was won.
     Backtest(backtest::BacktestArgs),
 }
@@ -92,7 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(&project, args).await,
         Command::Watch(args) => watch::run(&project, args).await,
         Command::Serve(args) => serve::run(&project, args).await,
-        Command::Train => train::run(&project).await,
+        Command::Train(args) => train::run(&project, args).await,
         Command::Backtest(args) => backtest::run(&project, args).await,
     }
 }

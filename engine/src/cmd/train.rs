@@ -28,11 +28,25 @@ pub fn progress_bar() -> (ProgressBar, impl Fn(Progress)) {
     (bar, report)
 }
 
-pub async fn run(project: &Project) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Publish the model's scores although the leak guard flagged this
+    /// feature (repeatable; or `[models] accept_leaks` in revintel.toml).
+    /// Every report then carries a warning.
+    #[arg(long = "accept-leak", value_name = "FEATURE")]
+    accept_leak: Vec<String>,
+}
+
+pub async fn run(project: &Project, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let _lock = super::write_lock(project, "train")?;
-    let session = open_session(project, super::ModelUse::Skip).await?;
+    for name in &args.accept_leak {
+        ml::leaks::check_acceptable(name).map_err(|e| anyhow::anyhow!("--accept-leak: {e}"))?;
+    }
+    let mut project = project.clone();
+    project.accept_leaks.extend(args.accept_leak);
+    let session = open_session(&project, super::ModelUse::Skip).await?;
     let (bar, progress) = progress_bar();
-    let report = revintel::models::train(&session, project, &progress).await;
+    let report = revintel::models::train(&session, &project, &progress).await;
     bar.finish_and_clear();
     let report = report?;
     say!("{}", summary(&report).trim_end());
@@ -40,6 +54,22 @@ pub async fn run(project: &Project) -> anyhow::Result<ExitCode> {
         "models and metrics.json written to {}",
         project.models_dir.display()
     );
+    let withheld = report.withheld();
+    if !withheld.is_empty() {
+        tell!("error: the model looks too good to be true, so its scores are withheld:");
+        for reason in ml::leaks::explain_all(withheld.iter().copied()) {
+            tell!("  - {reason}");
+        }
+        let names: Vec<&str> = withheld.iter().map(|f| f.feature.as_str()).collect();
+        tell!(
+            "fix the cause and retrain; accept a flag only if you know the field is fixed when deals are created: `revintel train --accept-leak {}` (or `[models] accept_leaks` in revintel.toml)",
+            names.join(" --accept-leak ")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    for reason in ml::leaks::explain_all(&report.leaks.flags) {
+        tell!("warning: accepted, and every report will say so: {reason}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,7 @@ pub mod forecast_quantile;
 pub mod risk_score;
 pub mod shap_top;
 pub mod win_prob;
+pub mod withheld;
 
 use crate::book::ForecastBook;
 use crate::trained::Models;
@@ -35,6 +36,18 @@ pub fn all(models: Option<&Models>, book: Option<Arc<ForecastBook>>) -> Vec<Scal
     functions
 }
 
+/// For a model the leak guard withheld: `risk_score`, and in place of each
+/// model function a stand-in that refuses with `reason` (see [`withheld`]).
+pub fn withheld(reason: &str) -> Vec<ScalarUDF> {
+    let mut functions = all(None, None);
+    for name in ["win_prob", "shap_top", "forecast_quantile"] {
+        functions.push(ScalarUDF::new_from_impl(withheld::Withheld::new(
+            name, reason,
+        )));
+    }
+    functions
+}
+
 /// The names of every function [`all`] can register.
 pub const NAMES: [&str; 4] = ["risk_score", "win_prob", "shap_top", "forecast_quantile"];
 
@@ -56,5 +69,14 @@ mod tests {
         for name in &without_models {
             assert!(NAMES.contains(&name.as_str()));
         }
+        let stand_ins: Vec<String> = withheld("why")
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        let mut sorted = stand_ins.clone();
+        sorted.sort();
+        let mut all_names = NAMES.to_vec();
+        all_names.sort();
+        assert_eq!(sorted, all_names, "every function has its stand-in");
     }
 }

@@ -632,6 +632,11 @@ fn deal_card(row: Value, kwargs: Kwargs) -> Result<Value, Error> {
         "Risk × value",
         field_number(&row, "risk_x_value").map(|v| filters::money(v, None, "$")),
     );
+    fact(
+        "At stake",
+        field_number(&row, "value_at_stake").map(|v| filters::money(v, None, "$")),
+    );
+    fact("Forecast category", text("forecast_category"));
     fact("Expected close", field_date(&row, "expected_close_date"));
     let likely = field_date(&row, "close_p50").map(|p50| {
         match (field_date(&row, "close_p10"), field_date(&row, "close_p90")) {
@@ -646,8 +651,11 @@ fn deal_card(row: Value, kwargs: Kwargs) -> Result<Value, Error> {
     );
     fact(
         "Last activity",
-        field_number(&row, "days_since_last_activity")
-            .map(|v| format!("{} days ago", filters::number(v, Some(0)))),
+        field_number(&row, "days_since_last_activity").map(|v| match v.round() as i64 {
+            0 => "today".to_string(),
+            1 => "1 day ago".to_string(),
+            _ => format!("{} days ago", filters::number(v, Some(0))),
+        }),
     );
 
     let mut drivers = Vec::new();
@@ -861,7 +869,7 @@ mod tests {
         let row = minijinja::context! {
             deal_id => "D0004222", deal_name => "Acme renewal", owner_name => "Ana", amount => 120000.0,
             win_prob => 0.31, expected_close_date => "2026-12-15", close_p50 => "2027-01-10",
-            close_p10 => "2026-12-20", close_p90 => "2027-03-01",
+            close_p10 => "2026-12-20", close_p90 => "2027-03-01", days_since_last_activity => 1,
             drivers => vec![
                 minijinja::context! { phrase => "41 days in Proposal, 3.0× the usual", contribution => -0.8, action => "Agree a dated next step" },
                 minijinja::context! { phrase => "close date pushed 2 times", contribution => -0.3, action => "Re-qualify the timeline" },
@@ -888,6 +896,7 @@ mod tests {
         assert_eq!(href.as_deref(), Some("deal/D0004222.html"));
         assert!(facts.contains(&("Amount".into(), "$120k".into())));
         assert!(facts.contains(&("Win probability".into(), "31%".into())));
+        assert!(facts.contains(&("Last activity".into(), "1 day ago".into())));
         assert!(facts.contains(&(
             "Likely close".into(),
             "10 Jan 2027 (20 Dec 2026 – 1 Mar 2027)".into()

@@ -98,11 +98,23 @@ pub fn money(value: f64, decimals: Option<usize>, currency: &str) -> String {
 }
 
 /// A fraction as a percentage: 0.123 → "12.3%" (one decimal by default).
+/// A fraction that is not 0 (or 1) but rounds to it reads "<1%" (or
+/// ">99%"), so a small chance never reads as none, nor a large one as
+/// certain.
 pub fn pct(value: f64, decimals: usize) -> String {
     if !value.is_finite() {
         return MISSING.to_string();
     }
-    format!("{}%", number(value * 100.0, Some(decimals)))
+    let places = decimals.min(MAX_DECIMALS);
+    let step = 10f64.powi(-(places as i32));
+    let percent = value * 100.0;
+    if percent > 0.0 && round_to(percent, places) == 0.0 {
+        return format!("<{}%", number(step, Some(places)));
+    }
+    if percent < 100.0 && round_to(percent, places) == 100.0 {
+        return format!(">{}%", number(100.0 - step, Some(places)));
+    }
+    format!("{}%", number(percent, Some(places)))
 }
 
 /// `value` rounded to `decimals` places, halves away from zero (so 1.25
@@ -114,5 +126,20 @@ pub fn round_to(value: f64, decimals: usize) -> f64 {
         scaled.round() / factor
     } else {
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_chance_never_reads_as_none() {
+        assert_eq!(pct(0.123, 1), "12.3%");
+        assert_eq!(pct(0.003, 0), "<1%");
+        assert_eq!(pct(0.0004, 1), "<0.1%");
+        assert_eq!(pct(0.0, 0), "0%");
+        assert_eq!(pct(0.998, 0), ">99%");
+        assert_eq!(pct(1.0, 0), "100%");
     }
 }

@@ -177,7 +177,7 @@ async fn build_inner(
     };
     let Some(pages) = template.front_matter().pages.clone() else {
         let results = run.queries(template, params, |_| true, true).await?;
-        let document = template::render(template, &results, params, &context)?;
+        let document = with_notice(template::render(template, &results, params, &context)?, run);
         return write(&document, &out_dir.join(stem), formats);
     };
 
@@ -237,7 +237,7 @@ async fn build_inner(
     let mut files = Vec::new();
     if page_template.is_some() {
         // The listing template is a page of its own.
-        let document = template::render(template, &shared, params, &context)?;
+        let document = with_notice(template::render(template, &shared, params, &context)?, run);
         files.extend(write(&document, &out_dir.join(stem), formats)?);
     }
     for (index, key) in keys.iter().enumerate() {
@@ -270,7 +270,10 @@ async fn build_inner(
                 index,
             }),
         };
-        let document = template::render(page_source, &results, &page_params, &context)?;
+        let document = with_notice(
+            template::render(page_source, &results, &page_params, &context)?,
+            run,
+        );
         files.extend(write(&document, &out_dir.join(stem).join(key), formats)?);
     }
     Ok(files)
@@ -384,6 +387,22 @@ fn write(
         }
     }
     Ok(files)
+}
+
+/// `document` with the session's notice (models whose leak-guard flags were
+/// accepted) as its first paragraph, in bold, so no reader misses it.
+fn with_notice(
+    mut document: reports::document::Document,
+    run: &Run<'_>,
+) -> reports::document::Document {
+    use reports::document::{Block, Inline};
+    if let Some(notice) = &run.session.notice {
+        document.blocks.insert(
+            0,
+            Block::Paragraph(vec![Inline::Strong(vec![Inline::Text(notice.clone())])]),
+        );
+    }
+    document
 }
 
 /// How PDFs are written: dated now, or — for reproducible builds — at

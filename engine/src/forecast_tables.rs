@@ -269,9 +269,11 @@ pub async fn register(
             ))
         }
     };
-    session.ctx.register_table("forecast_by_group", grouped)?;
-    let table = MemTable::try_new(forecast.schema(), vec![vec![forecast]])?;
-    session.ctx.register_table("forecast", Arc::new(table))?;
+    let forecast: Arc<dyn datafusion::catalog::TableProvider> =
+        Arc::new(MemTable::try_new(forecast.schema(), vec![vec![forecast]])?);
+    for (name, table) in [("forecast_by_group", grouped), ("forecast", forecast)] {
+        session.ctx.register_table(name, table)?;
+    }
     Ok(())
 }
 

@@ -19,8 +19,10 @@ pub fn report_dates_sql(as_of: chrono::NaiveDate) -> String {
     let since = as_of - chrono::Duration::days(WINDOW_DAYS);
     format!(
         "SELECT DATE '{as_of}' AS as_of, DATE '{since}' AS week_start, \
-         DATE '{}' AS quarter_start, DATE '{}' AS quarter_end",
-        period.start, period.end
+         DATE '{}' AS quarter_start, DATE '{}' AS quarter_end, DATE '{}' AS next_quarter_end",
+        period.start,
+        period.end,
+        period.next_quarter().end
     )
 }
 

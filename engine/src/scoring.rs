@@ -37,16 +37,66 @@ pub enum ScoringError {
     Cache(#[from] CacheError),
 }
 
-/// The view over `deal_scores` that people query.
+/// The view over `deal_scores` that people query. `value_at_stake` is what
+/// the pipeline would lose with the deal: its amount × (1 − win_prob).
 const SCORED_DEALS: &str = "SELECT s.deal_id, d.name AS deal_name, a.name AS account_name, r.name AS owner_name,
-       s.owner_id, s.segment, s.deal_type, s.stage, s.amount, s.expected_close_date, s.days_to_close,
-       s.age_days, s.days_in_stage, s.stage_velocity_ratio, s.close_date_pushes, s.days_since_last_activity,
-       s.win_prob, s.risk_score, s.risk_x_value, s.drivers, s.actions,
+       s.owner_id, s.segment, s.deal_type, s.stage, s.forecast_category, s.amount, s.expected_close_date,
+       s.days_to_close, s.age_days, s.days_in_stage, s.stage_velocity_ratio, s.close_date_pushes,
+       s.days_since_last_activity, s.win_prob, s.risk_score, s.risk_x_value,
+       s.amount * (1 - s.win_prob) AS value_at_stake, s.drivers, s.actions,
        s.ttc_p10_days, s.ttc_p50_days, s.ttc_p90_days, s.close_p10, s.close_p50, s.close_p90
 FROM deal_scores s
 JOIN deals d ON d.deal_id = s.deal_id
 LEFT JOIN accounts a ON a.account_id = d.account_id
 LEFT JOIN reps r ON r.rep_id = d.owner_id";
+
+/// A chance of winning below this makes an open deal a close-out candidate.
+pub const HYGIENE_MAX_WIN_PROB: f64 = 0.05;
+
+/// Below this chance an open deal is a long shot rather than one to rescue:
+/// it stays in the pipeline and the forecast but not on the at-risk list
+/// (between this and [`HYGIENE_MAX_WIN_PROB`] it is on neither list).
+pub const AT_RISK_MIN_WIN_PROB: f64 = 0.10;
+
+/// A close date this many days past makes an open deal a close-out candidate.
+pub const HYGIENE_OVERDUE_DAYS: i64 = 60;
+
+/// `pipeline_hygiene`: open deals with a very low chance or a close date
+/// long past — dead pipeline that inflates the totals — with the reason,
+/// largest first.
+fn pipeline_hygiene_sql() -> String {
+    format!(
+        "SELECT s.*,
+                CASE WHEN s.win_prob < {p} AND s.days_to_close < -{d}
+                          THEN 'chance under {pct}% and close date ' || CAST(-s.days_to_close AS VARCHAR) || ' days past'
+                     WHEN s.win_prob < {p} THEN 'chance under {pct}%'
+                     ELSE 'close date ' || CAST(-s.days_to_close AS VARCHAR) || ' days past' END AS reason
+         FROM scored_deals s
+         WHERE s.win_prob < {p} OR s.days_to_close < -{d}
+         ORDER BY s.amount DESC, s.deal_id",
+        p = HYGIENE_MAX_WIN_PROB,
+        d = HYGIENE_OVERDUE_DAYS,
+        pct = (HYGIENE_MAX_WIN_PROB * 100.0).round()
+    )
+}
+
+/// `at_risk_deals`: deals that matter to this and next quarter's number —
+/// expected to close by the end of next quarter, or forecast as Commit or
+/// Best Case — that can still be saved (a chance of at least
+/// [`AT_RISK_MIN_WIN_PROB`], close date not long past), ranked by the
+/// value at stake.
+fn at_risk_deals_sql() -> String {
+    format!(
+        "SELECT s.*
+         FROM scored_deals s, report_dates r
+         WHERE (s.expected_close_date <= r.next_quarter_end
+                OR s.forecast_category IN ('Commit', 'Best Case'))
+           AND s.win_prob >= {p} AND NOT (s.days_to_close < -{d})
+         ORDER BY s.value_at_stake DESC, s.deal_id",
+        p = AT_RISK_MIN_WIN_PROB,
+        d = HYGIENE_OVERDUE_DAYS
+    )
+}
 
 /// The tables the scores are computed from: those `deal_features` reads.
 /// (Names of people come in through the `scored_deals` view, so editing a
@@ -123,21 +173,32 @@ pub async fn register(
             batch
         }
     };
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch.clone()]])?;
-    session.ctx.register_table("deal_scores", Arc::new(table))?;
+    let table = Arc::new(MemTable::try_new(
+        batch.schema(),
+        vec![vec![batch.clone()]],
+    )?);
+    session.ctx.register_table("deal_scores", table)?;
     session.scores = Some(batch);
-    let plan = session
-        .ctx
-        .state()
-        .create_logical_plan(SCORED_DEALS)
-        .await?;
-    session.ctx.register_table(
-        "scored_deals",
-        Arc::new(datafusion::catalog::view::ViewTable::new(
-            plan,
-            Some(SCORED_DEALS.to_string()),
-        )),
-    )?;
+    register_views(session).await
+}
+
+/// Registers the views over `deal_scores` — `scored_deals`, `at_risk_deals`
+/// and `pipeline_hygiene` — against the `deal_scores` registered now (a
+/// view's plan holds the table it was made with: after `deal_scores` is
+/// replaced, they are registered again).
+pub async fn register_views(session: &Session) -> Result<(), ScoringError> {
+    for (name, sql) in [
+        ("scored_deals", SCORED_DEALS.to_string()),
+        ("at_risk_deals", at_risk_deals_sql()),
+        ("pipeline_hygiene", pipeline_hygiene_sql()),
+    ] {
+        let plan = session.ctx.state().create_logical_plan(&sql).await?;
+        let _ = session.ctx.deregister_table(name);
+        session.ctx.register_table(
+            name,
+            Arc::new(datafusion::catalog::view::ViewTable::new(plan, Some(sql))),
+        )?;
+    }
     Ok(())
 }
 

@@ -153,22 +153,33 @@ fn out(name: &str) -> PathBuf {
 fn weekly_briefing_tables_hold_exactly_the_rows_of_their_sql() {
     let dir = demo();
     let doc = html(&out("weekly_briefing.html"));
-    let at_risk = table_with(&doc, &["Deal", "Risk × value", "Likely close"]);
+    let at_risk = table_with(&doc, &["Deal", "At stake", "Category"]);
     let expected = sql(
         dir,
-        "SELECT deal_id, deal_name FROM scored_deals ORDER BY risk_x_value DESC, deal_id LIMIT 10",
+        "SELECT deal_id, deal_name FROM at_risk_deals ORDER BY value_at_stake DESC, deal_id LIMIT 10",
     );
     assert_eq!(at_risk.len(), expected.len());
     assert_eq!(at_risk.len(), 10);
     for (row, want) in at_risk.iter().zip(&expected) {
         assert_eq!(row[0], want["deal_name"].as_str().unwrap());
     }
+    let hygiene = table_with(&doc, &["Deal", "Why"]);
+    let expected_hygiene = sql(
+        dir,
+        "SELECT deal_id, deal_name, reason FROM pipeline_hygiene ORDER BY amount DESC, deal_id LIMIT 10",
+    );
+    assert_eq!(hygiene.len(), expected_hygiene.len());
+    assert!(!hygiene.is_empty(), "the demo has close-out candidates");
+    for (row, want) in hygiene.iter().zip(&expected_hygiene) {
+        assert_eq!(row[0], want["deal_name"].as_str().unwrap());
+        assert_eq!(row.last().unwrap(), want["reason"].as_str().unwrap());
+    }
     // Each listed deal links to its drill-down page, which exists.
     let links: Vec<String> = doc
         .select(&sel("table a"))
         .filter_map(|a| a.value().attr("href").map(str::to_string))
         .collect();
-    for want in &expected {
+    for want in expected.iter().chain(&expected_hygiene) {
         let href = format!("deal/{}.html", want["deal_id"].as_str().unwrap());
         assert!(links.contains(&href), "link {href} in {links:?}");
         assert!(out(&href).is_file(), "{href} was written");
@@ -246,10 +257,53 @@ fn weekly_briefing_pdf_states_the_sql_figures() {
     assert_eq!(count_of("Won"), won);
 }
 
+/// The two lists leadership reads hold exactly the deals their definitions
+/// (README, "At-risk deals and pipeline hygiene") name, worked out here
+/// from `scored_deals` independently of the views; no deal is on both; no
+/// calibrated score claims certainty.
+#[test]
+fn at_risk_and_hygiene_lists_follow_their_definitions() {
+    let dir = demo();
+    let count = |q: &str| number(dir, q);
+    let at_risk = count("SELECT count(*) FROM at_risk_deals");
+    let defined = count(
+        "SELECT count(*) FROM scored_deals s, report_dates r \
+         WHERE (s.expected_close_date <= r.next_quarter_end OR s.forecast_category IN ('Commit', 'Best Case')) \
+           AND s.win_prob >= 0.10 AND s.days_to_close >= -60",
+    );
+    assert_eq!(at_risk, defined);
+    assert!(at_risk >= 10.0, "the demo has deals to save: {at_risk}");
+    let hygiene = count("SELECT count(*) FROM pipeline_hygiene");
+    let defined =
+        count("SELECT count(*) FROM scored_deals WHERE win_prob < 0.05 OR days_to_close < -60");
+    assert_eq!(hygiene, defined);
+    assert!(hygiene > 0.0);
+    assert_eq!(
+        count("SELECT count(*) FROM at_risk_deals WHERE deal_id IN (SELECT deal_id FROM pipeline_hygiene)"),
+        0.0
+    );
+    // The value at stake is the amount times the chance of losing it.
+    assert_eq!(
+        count("SELECT count(*) FROM at_risk_deals WHERE abs(value_at_stake - amount * (1 - win_prob)) > 1e-6"),
+        0.0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM scored_deals WHERE win_prob <= 0 OR win_prob >= 1"),
+        0.0,
+        "no calibrated score is exactly 0 or 1"
+    );
+    // What leadership reads first: the top ten can still be saved.
+    assert_eq!(
+        count("SELECT count(*) FROM (SELECT win_prob FROM at_risk_deals ORDER BY value_at_stake DESC, deal_id LIMIT 10) WHERE win_prob < 0.10"),
+        0.0
+    );
+}
+
+/// The deal with the most at stake this quarter and next.
 fn text_of_top_deal(dir: &Path) -> String {
     text(
         dir,
-        "SELECT deal_id FROM scored_deals ORDER BY risk_x_value DESC, deal_id LIMIT 1",
+        "SELECT deal_id FROM at_risk_deals ORDER BY value_at_stake DESC, deal_id LIMIT 1",
     )
 }
 
@@ -267,14 +321,26 @@ fn every_shipped_template_matches_its_sql() {
     assert_eq!(table_with(&doc, &["Risk band", "$1M+"]).len() as f64, bands);
     let listed = number(
         dir,
-        "SELECT count(*) FROM (SELECT 1 FROM scored_deals ORDER BY risk_x_value DESC LIMIT 50)",
+        "SELECT count(*) FROM (SELECT 1 FROM at_risk_deals ORDER BY value_at_stake DESC LIMIT 50)",
     );
     assert_eq!(
         table_with(&doc, &["Deal", "Top driver"]).len() as f64,
         listed
     );
+    let close_out = number(
+        dir,
+        "SELECT count(*) FROM (SELECT 1 FROM pipeline_hygiene ORDER BY amount DESC LIMIT 50)",
+    );
+    assert_eq!(table_with(&doc, &["Deal", "Why"]).len() as f64, close_out);
 
-    // Deal pages: one per listed deal, each with its own stage history.
+    // Deal pages: one per deal on either list, each with its own stage history.
+    let listed = number(
+        dir,
+        "SELECT count(*) FROM ( \
+           (SELECT deal_id FROM at_risk_deals ORDER BY value_at_stake DESC, deal_id LIMIT 50) \
+           UNION \
+           (SELECT deal_id FROM pipeline_hygiene ORDER BY amount DESC, deal_id LIMIT 50))",
+    );
     let pages: Vec<PathBuf> = std::fs::read_dir(out("deal"))
         .unwrap()
         .map(|e| e.unwrap().path())

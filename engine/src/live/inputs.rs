@@ -85,7 +85,7 @@ fn expand(
             let groups = crate::forecast_tables::GROUP_TABLES.map(|t| Input::Table(t.to_string()));
             return scoring.iter().cloned().chain(groups).collect();
         }
-        "backtest" => return [Input::Models].into(),
+        "backtest" | "model_quality" => return [Input::Models].into(),
         _ => {}
     }
     let mut set = BTreeSet::new();

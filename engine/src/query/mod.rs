@@ -154,7 +154,10 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, QueryError> {
 }
 
 /// Tables and functions that only exist once models are trained.
-pub const MODEL_NAMES: [&str; 8] = [
+pub const MODEL_NAMES: [&str; 11] = [
+    "model_quality",
+    "at_risk_deals",
+    "pipeline_hygiene",
     "scored_deals",
     "deal_scores",
     "forecast",

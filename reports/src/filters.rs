@@ -40,7 +40,8 @@ pub fn delta(value: f64, decimals: usize, unit: DeltaUnit, arrow: bool) -> Strin
         return MISSING.to_string();
     }
     let magnitude = match unit {
-        DeltaUnit::Percent => pct(value.abs(), decimals),
+        // Plain rounding: a change that rounds to nothing reads 0%, not <1%.
+        DeltaUnit::Percent => format!("{}%", number(value.abs() * 100.0, Some(decimals))),
         DeltaUnit::Money => money(value.abs(), Some(decimals), "$"),
         DeltaUnit::Number => number(value.abs(), Some(decimals)),
     };

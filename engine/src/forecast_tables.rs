@@ -13,7 +13,8 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
 use datafusion::catalog::MemTable;
 use ml::book::ForecastBook;
-use ml::simulation::{OpenDeal, Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
+use ml::new_pipeline::{CreatedDeal, NewPipeline, Scales};
+use ml::simulation::{OpenDeal, Part, Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
 use ml::trained::Models;
 use std::sync::Arc;
 
@@ -30,10 +31,13 @@ const DIMENSIONS: [(&str, &str); 3] = [
 /// changes it though no score changes.
 pub const GROUP_TABLES: [&str; 2] = ["reps", "accounts"];
 
-/// Rows of open deals and won deals with their groups.
+/// Rows of open deals, won deals and every deal's creation (for the new
+/// pipeline) with their groups, and the volume scales of past quarters.
 struct Inputs {
     open: RecordBatch,
     won: RecordBatch,
+    history: RecordBatch,
+    scales: Scales,
 }
 
 async fn inputs(session: &Session) -> Result<Inputs, ScoringError> {
@@ -54,15 +58,55 @@ async fn inputs(session: &Session) -> Result<Inputs, ScoringError> {
          WHERE d.outcome = 'won' AND d.closed_date <= DATE '{}' ORDER BY d.deal_id",
         session.as_of
     );
+    let history = format!(
+        "SELECT d.created_date, CASE WHEN d.outcome = 'won' AND d.closed_date <= DATE '{0}' THEN d.closed_date END AS won_date,
+                COALESCE(d.amount, 0.0) AS amount, {groups}
+         FROM deals d LEFT JOIN reps r ON r.rep_id = d.owner_id LEFT JOIN accounts a ON a.account_id = d.account_id
+         WHERE d.created_date <= DATE '{0}' ORDER BY d.deal_id",
+        session.as_of
+    );
     let collect = |sql: String| async move {
         let df = session.ctx.sql(&sql).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         Ok::<_, ScoringError>(concat_batches(&schema, &df.collect().await?)?)
     };
+    let history = collect(history).await?;
+    let scales = Scales::of(&created_deals(&history, None), session.as_of);
     Ok(Inputs {
         open: collect(open).await?,
         won: collect(won).await?,
+        history,
+        scales,
     })
+}
+
+/// The history rows (all, or the given ones) as the new pipeline reads them.
+fn created_deals(history: &RecordBatch, rows: Option<&[usize]>) -> Vec<CreatedDeal> {
+    let date = |name: &str| {
+        history
+            .column_by_name(name)
+            .expect("history has its columns")
+            .as_primitive::<Date32Type>()
+            .clone()
+    };
+    let (created, won) = (date("created_date"), date("won_date"));
+    let amount = floats(history, "amount");
+    let all: Vec<usize>;
+    let rows = match rows {
+        Some(rows) => rows,
+        None => {
+            all = (0..history.num_rows()).collect();
+            &all
+        }
+    };
+    rows.iter()
+        .filter(|&&i| !created.is_null(i))
+        .map(|&i| CreatedDeal {
+            created: ml::time::days_to_date(created.value(i)),
+            won: (!won.is_null(i)).then(|| ml::time::days_to_date(won.value(i))),
+            amount: amount.value(i),
+        })
+        .collect()
 }
 
 fn floats(batch: &RecordBatch, name: &str) -> Float64Array {
@@ -79,18 +123,28 @@ fn floats(batch: &RecordBatch, name: &str) -> Float64Array {
 #[derive(Clone, Copy)]
 enum Rows<'a> {
     All,
-    Only { open: &'a [usize], won: &'a [usize] },
+    Only {
+        open: &'a [usize],
+        won: &'a [usize],
+        history: &'a [usize],
+    },
 }
 
 /// The book for the deals (and won deals) of `rows`.
 fn book(as_of: NaiveDate, inputs: &Inputs, rows: Rows<'_>, key: &str) -> ForecastBook {
-    let (open_rows, won_rows): (Vec<usize>, Vec<usize>) = match rows {
+    let (open_rows, won_rows, history): (Vec<usize>, Vec<usize>, Vec<CreatedDeal>) = match rows {
         Rows::All => (
             (0..inputs.open.num_rows()).collect(),
             (0..inputs.won.num_rows()).collect(),
+            created_deals(&inputs.history, None),
         ),
-        Rows::Only { open, won } => (open.to_vec(), won.to_vec()),
+        Rows::Only { open, won, history } => (
+            open.to_vec(),
+            won.to_vec(),
+            created_deals(&inputs.history, Some(history)),
+        ),
     };
+    let new_pipeline = NewPipeline::learn(&history, as_of, &inputs.scales);
     let o = &inputs.open;
     let (amount, p, q10, q50, q90) = (
         floats(o, "amount"),
@@ -126,6 +180,7 @@ fn book(as_of: NaiveDate, inputs: &Inputs, rows: Rows<'_>, key: &str) -> Forecas
         DEFAULT_SEED,
         key.to_string(),
     )
+    .with_new_pipeline(new_pipeline)
 }
 
 fn schema(grouped: bool) -> Arc<Schema> {
@@ -138,10 +193,16 @@ fn schema(grouped: bool) -> Arc<Schema> {
         Field::new("period_start", DataType::Date32, false),
         Field::new("period_end", DataType::Date32, false),
         Field::new("closed_won_to_date", DataType::Float64, false),
+        Field::new("existing_pipeline", DataType::Float64, false),
+        Field::new("new_pipeline", DataType::Float64, false),
         Field::new("expected", DataType::Float64, false),
         Field::new("p10", DataType::Float64, false),
         Field::new("p50", DataType::Float64, false),
         Field::new("p90", DataType::Float64, false),
+        Field::new("existing_p10", DataType::Float64, false),
+        Field::new("existing_p90", DataType::Float64, false),
+        Field::new("new_p10", DataType::Float64, false),
+        Field::new("new_p90", DataType::Float64, false),
         Field::new("open_deals_counted", DataType::UInt64, false),
         Field::new("simulations", DataType::UInt64, false),
         Field::new("seed", DataType::UInt64, false),
@@ -184,10 +245,16 @@ fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
             rows.iter().map(|r| day(r.2.end)),
         )),
         f(&|s| s.closed_won_to_date),
+        f(&|s| s.expected - s.new_expected - s.closed_won_to_date),
+        f(&|s| s.new_expected),
         f(&|s| s.expected),
         f(&|s| s.quantile(0.1)),
         f(&|s| s.quantile(0.5)),
         f(&|s| s.quantile(0.9)),
+        f(&|s| s.part_quantile(Part::Existing, 0.1)),
+        f(&|s| s.part_quantile(Part::Existing, 0.9)),
+        f(&|s| s.part_quantile(Part::New, 0.1)),
+        f(&|s| s.part_quantile(Part::New, 0.9)),
         Arc::new(UInt64Array::from_iter_values(
             sims.iter().map(|(s, _, _)| s.open_deals_counted as u64),
         )),
@@ -254,6 +321,7 @@ pub async fn register(
             let none = Rows::Only {
                 open: &[],
                 won: &[],
+                history: &[],
             };
             let empty = book(as_of, &inputs, none, &key);
             let schema = table(&[(Some(("owner", String::new())), &empty, this_quarter)]).schema();
@@ -283,10 +351,13 @@ pub async fn register(
 fn grouped_table(as_of: NaiveDate, inputs: &Inputs, key: &str, quarter: Period) -> RecordBatch {
     let mut books = Vec::new();
     for (dim, _) in DIMENSIONS {
-        // Group name → (open rows, won rows), by name.
-        let mut groups: std::collections::BTreeMap<&str, (Vec<usize>, Vec<usize>)> =
-            std::collections::BTreeMap::new();
-        for (side, batch) in [&inputs.open, &inputs.won].into_iter().enumerate() {
+        // Group name → (open rows, won rows, history rows), by name.
+        type Sides = (Vec<usize>, Vec<usize>, Vec<usize>);
+        let mut groups: std::collections::BTreeMap<&str, Sides> = std::collections::BTreeMap::new();
+        for (side, batch) in [&inputs.open, &inputs.won, &inputs.history]
+            .into_iter()
+            .enumerate()
+        {
             let c = batch
                 .column_by_name(dim)
                 .expect("group column")
@@ -294,16 +365,16 @@ fn grouped_table(as_of: NaiveDate, inputs: &Inputs, key: &str, quarter: Period) 
             for (i, name) in c.iter().enumerate() {
                 if let Some(name) = name {
                     let entry = groups.entry(name).or_default();
-                    if side == 0 {
-                        entry.0.push(i);
-                    } else {
-                        entry.1.push(i);
+                    match side {
+                        0 => entry.0.push(i),
+                        1 => entry.1.push(i),
+                        _ => entry.2.push(i),
                     }
                 }
             }
         }
-        for (name, (open, won)) in &groups {
-            let rows = Rows::Only { open, won };
+        for (name, (open, won, history)) in &groups {
+            let rows = Rows::Only { open, won, history };
             books.push((dim, name.to_string(), book(as_of, inputs, rows, key)));
         }
     }

@@ -3,6 +3,7 @@
 //! remembered (so a query asking for P10, P50 and P90 simulates once).
 //! Read by the `forecast_quantile` function and the forecast tables.
 
+use crate::new_pipeline::NewPipeline;
 use crate::simulation::{simulate_from, OpenDeal, Period, Simulation};
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ pub struct ForecastBook {
     pub won: Vec<(NaiveDate, f64)>,
     pub simulations: usize,
     pub seed: u64,
+    /// Revenue expected from deals not created yet.
+    pub new_pipeline: NewPipeline,
     /// Identifies the inputs (data, models, seed): equal keys, equal answers.
     pub key: String,
     cache: Mutex<HashMap<Period, Arc<Simulation>>>,
@@ -50,10 +53,17 @@ impl ForecastBook {
             won,
             simulations,
             seed,
+            new_pipeline: NewPipeline::none(),
             key,
             cache: Mutex::new(HashMap::new()),
             earlier: HashMap::new(),
         }
+    }
+
+    /// This book, with revenue from deals not created yet (none by default).
+    pub fn with_new_pipeline(mut self, new_pipeline: NewPipeline) -> Self {
+        self.new_pipeline = new_pipeline;
+        self
     }
 
     /// This book, with the simulations `earlier` has run so far to start
@@ -88,7 +98,7 @@ impl ForecastBook {
             .entry(period)
             .or_insert_with(|| {
                 let closed_won = self.closed_won(period);
-                Arc::new(simulate_from(
+                let existing = simulate_from(
                     self.earlier.get(&period).map(Arc::as_ref),
                     &self.deals,
                     self.as_of,
@@ -96,7 +106,12 @@ impl ForecastBook {
                     closed_won,
                     self.simulations,
                     self.seed,
-                ))
+                );
+                let draws =
+                    self.new_pipeline
+                        .draws(self.as_of, period, self.simulations, self.seed);
+                let expected = self.new_pipeline.expected(self.as_of, period);
+                Arc::new(existing.adding_new(draws, expected))
             })
             .clone()
     }

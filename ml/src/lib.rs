@@ -27,6 +27,7 @@ pub mod functions;
 pub mod leaks;
 pub mod lgbm;
 pub mod metrics;
+pub mod new_pipeline;
 pub mod simulation;
 pub mod stages;
 pub mod time;

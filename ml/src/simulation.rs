@@ -151,28 +151,99 @@ pub struct Simulation {
     pub expected: f64,
     /// Open deals that can land in the period (non-zero chance).
     pub open_deals_counted: usize,
+    /// Won to date plus the open deals, per run, ascending (equal to
+    /// `samples` until new pipeline is added).
+    pub existing_samples: Vec<f64>,
+    /// Revenue from deals not created yet, per run, ascending (empty when
+    /// none is forecast; see [`crate::new_pipeline`]).
+    pub new_samples: Vec<f64>,
+    /// Analytic expectation of the new pipeline (part of `expected`).
+    pub new_expected: f64,
     /// The runs behind `samples`, kept so that a later simulation of nearly
     /// the same deals can update them (see [`simulate_from`]).
     runs: Runs,
+    /// What every run starts from: won to date plus the sure wins.
+    base: f64,
 }
 
 impl Simulation {
     /// The `q`-quantile of simulated revenue (linear interpolation between
     /// order statistics); `q` is clamped to [0, 1].
     pub fn quantile(&self, q: f64) -> f64 {
-        let n = self.samples.len();
-        if n == 0 {
-            return self.closed_won_to_date;
-        }
-        let h = q.clamp(0.0, 1.0) * (n - 1) as f64;
-        let lo = h.floor() as usize;
-        let hi = (lo + 1).min(n - 1);
-        self.samples[lo] + (h - lo as f64) * (self.samples[hi] - self.samples[lo])
+        sorted_quantile(&self.samples, q, self.closed_won_to_date)
     }
 
     pub fn mean(&self) -> f64 {
         self.samples.iter().sum::<f64>() / self.samples.len().max(1) as f64
     }
+
+    /// The `q`-quantile of one part of the revenue.
+    pub fn part_quantile(&self, part: Part, q: f64) -> f64 {
+        match part {
+            Part::Total => self.quantile(q),
+            Part::Existing => sorted_quantile(&self.existing_samples, q, self.closed_won_to_date),
+            Part::New => sorted_quantile(&self.new_samples, q, 0.0),
+        }
+    }
+
+    /// This simulation with revenue from deals not created yet added run
+    /// by run: `draws[j]` joins run `j` (so the total's band holds the
+    /// uncertainty of both parts), and `expected_new` joins `expected`.
+    pub fn adding_new(mut self, draws: Vec<f64>, expected_new: f64) -> Simulation {
+        if draws.len() != self.runs.totals.len() {
+            return self;
+        }
+        let base = self.base;
+        let mut samples: Vec<f64> = self
+            .runs
+            .totals
+            .iter()
+            .zip(&draws)
+            .map(|(&t, &n)| base + t as f64 / 100.0 * self.runs.unit + n)
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        let mut new = draws;
+        new.sort_by(f64::total_cmp);
+        self.samples = samples;
+        self.new_samples = new;
+        self.new_expected = expected_new;
+        self.expected += expected_new;
+        self
+    }
+}
+
+/// Which part of the revenue a quantile is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Won to date + open deals + new pipeline.
+    Total,
+    /// Won to date + open deals.
+    Existing,
+    /// Deals not created yet.
+    New,
+}
+
+impl Part {
+    /// `total`, `existing` or `new`.
+    pub fn parse(text: &str) -> Option<Part> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "total" => Some(Part::Total),
+            "existing" => Some(Part::Existing),
+            "new" => Some(Part::New),
+            _ => None,
+        }
+    }
+}
+
+fn sorted_quantile(samples: &[f64], q: f64, empty: f64) -> f64 {
+    let n = samples.len();
+    if n == 0 {
+        return empty;
+    }
+    let h = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    samples[lo] + (h - lo as f64) * (samples[hi] - samples[lo])
 }
 
 /// The deals a period's runs draw for — those whose chance is strictly
@@ -306,11 +377,15 @@ impl Prepared {
             .collect();
         samples.sort_by(f64::total_cmp);
         Simulation {
+            existing_samples: samples.clone(),
             samples,
             closed_won_to_date: self.closed_won_to_date,
             expected: self.expected,
             open_deals_counted: self.counted,
+            new_samples: Vec::new(),
+            new_expected: 0.0,
             runs: self.runs,
+            base: self.base,
         }
     }
 }

@@ -1,6 +1,9 @@
-//! `forecast_quantile(q [, period_start, period_end])` → Float64: the
-//! q-quantile of simulated revenue for a period (default: the quarter of the
-//! as-of date), from [`crate::simulation`] through the [`ForecastBook`].
+//! `forecast_quantile(q [, period_start, period_end] [, part])` → Float64:
+//! the q-quantile of simulated revenue for a period (default: the quarter of
+//! the as-of date), from [`crate::simulation`] through the [`ForecastBook`].
+//! `part` is `'total'` (the default: won to date + open deals + deals not
+//! created yet), `'existing'` (won to date + open deals) or `'new'` (deals
+//! not created yet, see [`crate::new_pipeline`]).
 //!
 //! Simulations are memoised per period inside the function's book, so a
 //! query asking for P10, P50 and P90 simulates once. Dates are SQL dates
@@ -8,7 +11,7 @@
 
 use super::common::doc;
 use crate::book::ForecastBook;
-use crate::simulation::Period;
+use crate::simulation::{Part, Period};
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
 use datafusion::common::{exec_err, Result};
@@ -32,10 +35,17 @@ impl ForecastQuantile {
             signature: Signature::one_of(
                 vec![
                     TypeSignature::Exact(vec![DataType::Float64]),
+                    TypeSignature::Exact(vec![DataType::Float64, DataType::Utf8]),
                     TypeSignature::Exact(vec![
                         DataType::Float64,
                         DataType::Date32,
                         DataType::Date32,
+                    ]),
+                    TypeSignature::Exact(vec![
+                        DataType::Float64,
+                        DataType::Date32,
+                        DataType::Date32,
+                        DataType::Utf8,
                     ]),
                 ],
                 Volatility::Immutable,
@@ -83,7 +93,23 @@ impl ScalarUDFImpl for ForecastQuantile {
             if !(0.0..=1.0).contains(&level) {
                 return exec_err!("forecast_quantile: q must be between 0 and 1, got {level}");
             }
-            let period = if arrays.len() == 3 {
+            let part = if arrays.len() % 2 == 0 {
+                let parts = arrays[arrays.len() - 1].as_string::<i32>();
+                if parts.is_null(i) {
+                    out.push(None);
+                    continue;
+                }
+                let Some(part) = Part::parse(parts.value(i)) else {
+                    return exec_err!(
+                        "forecast_quantile: part must be 'total', 'existing' or 'new', got '{}'",
+                        parts.value(i)
+                    );
+                };
+                part
+            } else {
+                Part::Total
+            };
+            let period = if arrays.len() >= 3 {
                 let (s, e) = (
                     arrays[1].as_primitive::<Date32Type>(),
                     arrays[2].as_primitive::<Date32Type>(),
@@ -107,7 +133,9 @@ impl ScalarUDFImpl for ForecastQuantile {
             } else {
                 default
             };
-            out.push(Some(self.book.simulation(period).quantile(level)));
+            out.push(Some(
+                self.book.simulation(period).part_quantile(part, level),
+            ));
         }
         Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))))
     }
@@ -116,8 +144,8 @@ impl ScalarUDFImpl for ForecastQuantile {
         static DOC: OnceLock<Documentation> = OnceLock::new();
         Some(DOC.get_or_init(|| {
             doc(
-                "The q-quantile of Monte Carlo period revenue (closed-won to date plus simulated wins landing in the period); default period: the quarter of the as-of date.",
-                "forecast_quantile(q [, period_start, period_end])",
+                "The q-quantile of Monte Carlo period revenue: closed-won to date, simulated wins of open deals landing in the period, and deals not created yet (new pipeline, for calendar quarters). Default period: the quarter of the as-of date. part: 'total' (default), 'existing' (won to date + open deals) or 'new'.",
+                "forecast_quantile(q [, period_start, period_end] [, part])",
             )
         }))
     }

@@ -1,22 +1,45 @@
-//! Forecast backtest: how far can the forecast band be trusted?
+//! Forecast backtest: how far can the forecast band be trusted, and is it
+//! better than what a team would do without it?
 //!
-//! For past cut-offs (the first day of each of the last complete quarters),
-//! the pipeline is rebuilt as it stood then from stage history, models are
-//! trained on what was known then, that quarter is forecast, and the forecast
-//! is compared with the revenue actually won in the quarter.
+//! For every week of the last complete quarters (cut-off = quarter start +
+//! 7·w days, w = 0…12), the quarter is forecast as it stood at the cut-off
+//! and compared with the revenue actually won in it:
+//!
+//! * **The pipeline as it stood**: features of the deals open at the
+//!   cut-off, computed from stage history up to it (the same SQL training
+//!   snapshots use), so no later amount, stage or date is seen.
+//! * **Models known then**: both models are retrained once per quarter, on
+//!   the data as it stood on the quarter's first day (tables rebuilt from
+//!   stage history), and used for that quarter's 13 weekly cut-offs. Their
+//!   inputs at a cut-off are as of that cut-off.
+//! * **New pipeline known then**: learned at each cut-off from deals created
+//!   and won by it ([`ml::new_pipeline`]).
+//! * **Baselines on the same cut-offs**: (a) the stage-weighted pipeline,
+//!   each open deal expected to close in the quarter times its stage's
+//!   historical win rate (deals closed before the quarter began), plus won to
+//!   date; (b) the CRM's forecast categories: won to date + Commit as P50
+//!   (and P10, as the CRM has no lower number), plus Best Case as P90.
+//!
+//! Nothing after a cut-off is read to make its forecast; the actual is the
+//! only thing read from after it.
 
 use crate::project::Project;
 use crate::session::Session;
 use crate::sources::{Entity, LoadReport, LoadedTable};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, RecordBatch,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray,
+    UInt32Array,
 };
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
-use ml::simulation::Period;
-use ml::stages::{LOST, WON};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
+use ml::book::ForecastBook;
+use ml::features::ActivitySource;
+use ml::new_pipeline::{CreatedDeal, NewPipeline, Scales};
+use ml::simulation::{Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
+use ml::stages::{LOST, OPEN_STAGES, WON};
 use ml::trained::Models;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,20 +60,46 @@ pub enum BacktestError {
     Cache(#[from] crate::caches::CacheError),
     #[error("scratch folder: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Scoring(#[from] crate::scoring::ScoringError),
+    #[error("backtest input has no column {0}")]
+    Missing(String),
 }
 
 /// File under the models folder holding the last backtest, as Arrow IPC.
 pub const BACKTEST_FILE: &str = "backtest.arrow";
+
+/// Quarters a backtest covers unless told otherwise.
+pub const DEFAULT_QUARTERS: usize = 8;
 
 /// One cut-off's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BacktestRow {
     pub cutoff: NaiveDate,
     pub period: Period,
+    /// Whole weeks from the quarter's start to the cut-off (0–12).
+    pub week: u32,
+    pub won_to_date: f64,
+    /// Expected revenue from the deals open at the cut-off.
+    pub existing_pipeline: f64,
+    /// Expected revenue from deals not created yet.
+    pub new_pipeline: f64,
     pub p10: f64,
     pub p50: f64,
     pub p90: f64,
     pub actual: f64,
+    /// Baseline (a): won to date + Σ stage win rate × amount.
+    pub stage_weighted: f64,
+    /// Baseline (b): won to date + Commit.
+    pub crm_p50: f64,
+    /// Baseline (b): won to date + Commit + Best Case.
+    pub crm_p90: f64,
+}
+
+/// Pinball (quantile) loss of forecasting `q` at level `tau` when `actual` came.
+pub fn pinball(actual: f64, q: f64, tau: f64) -> f64 {
+    let d = actual - q;
+    (tau * d).max((tau - 1.0) * d)
 }
 
 impl BacktestRow {
@@ -60,7 +109,20 @@ impl BacktestRow {
 
     /// Absolute percentage error of P50 against the actual, as a fraction.
     pub fn ape(&self) -> f64 {
-        (self.p50 - self.actual).abs() / self.actual.abs().max(1e-9)
+        self.error().abs()
+    }
+
+    /// P50 / actual − 1: positive when the forecast ran high.
+    pub fn error(&self) -> f64 {
+        (self.p50 - self.actual) / self.actual.abs().max(1e-9)
+    }
+
+    /// Mean pinball loss over P10, P50 and P90.
+    pub fn pinball(&self) -> f64 {
+        (pinball(self.actual, self.p10, 0.1)
+            + pinball(self.actual, self.p50, 0.5)
+            + pinball(self.actual, self.p90, 0.9))
+            / 3.0
     }
 }
 
@@ -83,10 +145,45 @@ pub fn cutoffs(as_of: NaiveDate, quarters: usize) -> Vec<NaiveDate> {
     out
 }
 
+/// The weekly cut-offs of a quarter: weeks 0 to 12.
+pub fn weekly_cutoffs(quarter: Period) -> Vec<NaiveDate> {
+    (0..ml::new_pipeline::WEEKS)
+        .map(|w| ml::new_pipeline::week_cutoff(quarter, w))
+        .filter(|c| *c <= quarter.end)
+        .collect()
+}
+
 async fn collect(session: &Session, sql: &str) -> Result<RecordBatch, BacktestError> {
     let df = session.ctx.sql(sql).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     Ok(concat_batches(&schema, &df.collect().await?)?)
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Result<Float64Array, BacktestError> {
+    let c = batch
+        .column_by_name(name)
+        .ok_or_else(|| BacktestError::Missing(name.to_string()))?;
+    Ok(datafusion::arrow::compute::cast(c, &DataType::Float64)?
+        .as_primitive::<Float64Type>()
+        .clone())
+}
+
+fn dates(batch: &RecordBatch, name: &str) -> Result<Date32Array, BacktestError> {
+    let c = batch
+        .column_by_name(name)
+        .ok_or_else(|| BacktestError::Missing(name.to_string()))?;
+    Ok(datafusion::arrow::compute::cast(c, &DataType::Date32)?
+        .as_primitive::<Date32Type>()
+        .clone())
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Result<StringArray, BacktestError> {
+    let c = batch
+        .column_by_name(name)
+        .ok_or_else(|| BacktestError::Missing(name.to_string()))?;
+    Ok(datafusion::arrow::compute::cast(c, &DataType::Utf8)?
+        .as_string::<i32>()
+        .clone())
 }
 
 /// The tables as they stood at the end of day `t`.
@@ -122,59 +219,231 @@ async fn tables_as_of(full: &Session, t: NaiveDate) -> Result<Vec<LoadedTable>, 
     Ok(tables)
 }
 
-/// Runs the backtest over `quarters` past quarters; `progress` hears about each cut-off.
+/// Every deal's creation, win date (if won) and amount: what the new
+/// pipeline learns from (filtered to each cut-off before use).
+async fn creation_history(full: &Session) -> Result<Vec<CreatedDeal>, BacktestError> {
+    let b = collect(
+        full,
+        "SELECT created_date, CASE WHEN outcome = 'won' THEN closed_date END AS won_date,
+                COALESCE(amount, 0.0) AS amount
+         FROM deals WHERE created_date IS NOT NULL ORDER BY deal_id",
+    )
+    .await?;
+    let (created, won, amount) = (
+        dates(&b, "created_date")?,
+        dates(&b, "won_date")?,
+        floats(&b, "amount")?,
+    );
+    Ok((0..b.num_rows())
+        .map(|i| CreatedDeal {
+            created: ml::time::days_to_date(created.value(i)),
+            won: (!won.is_null(i)).then(|| ml::time::days_to_date(won.value(i))),
+            amount: amount.value(i),
+        })
+        .collect())
+}
+
+/// Historical win rate of each open stage: of the deals that reached it
+/// and closed before `before`, the share won.
+async fn stage_win_rates(
+    full: &Session,
+    before: NaiveDate,
+) -> Result<HashMap<String, f64>, BacktestError> {
+    let stages = OPEN_STAGES
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let b = collect(
+        full,
+        &format!(
+            "WITH closed AS (SELECT deal_id, outcome FROM deals
+                             WHERE outcome IN ('won', 'lost') AND closed_date < DATE '{before}'),
+                  visits AS (SELECT DISTINCT deal_id, stage FROM stage_history WHERE stage IN ({stages}))
+             SELECT v.stage, avg(CASE WHEN c.outcome = 'won' THEN 1.0 ELSE 0.0 END) AS rate
+             FROM visits v JOIN closed c ON c.deal_id = v.deal_id GROUP BY v.stage"
+        ),
+    )
+    .await?;
+    let (stage, rate) = (strings(&b, "stage")?, floats(&b, "rate")?);
+    Ok((0..b.num_rows())
+        .map(|i| (stage.value(i).to_string(), rate.value(i)))
+        .collect())
+}
+
+/// What the backtest measured, and the quarters it could not test.
+#[derive(Debug, Clone, Default)]
+pub struct Backtest {
+    pub rows: Vec<BacktestRow>,
+    /// Quarters left out, with the reason (too little history to train on).
+    pub skipped: Vec<(Period, String)>,
+}
+
+/// Runs the backtest over every week of `quarters` past quarters;
+/// `progress` hears (cut-offs done, cut-offs in all, what is happening).
 pub async fn run(
     full: &Session,
     project: &Project,
     quarters: usize,
-    progress: &dyn Fn(&str),
-) -> Result<Vec<BacktestRow>, BacktestError> {
-    let mut rows = Vec::new();
-    for cutoff in cutoffs(full.as_of, quarters) {
-        progress(&format!(
-            "cut-off {cutoff}: rebuilding the pipeline and training"
-        ));
-        let period = Period::quarter_of(cutoff);
-        let mut past = Session::from_tables(
-            tables_as_of(full, cutoff).await?,
+    progress: &dyn Fn(usize, usize, &str),
+) -> Result<Backtest, BacktestError> {
+    let quarter_starts = cutoffs(full.as_of, quarters);
+    let total: usize = quarter_starts
+        .iter()
+        .map(|s| weekly_cutoffs(Period::quarter_of(*s)).len())
+        .sum();
+    let history = creation_history(full).await?;
+    let won: Vec<(NaiveDate, f64)> = history
+        .iter()
+        .filter_map(|d| d.won.map(|w| (w, d.amount)))
+        .collect();
+    let mut out = Backtest::default();
+    let mut done = 0;
+    for start in quarter_starts {
+        let period = Period::quarter_of(start);
+        let weeks = weekly_cutoffs(period);
+        progress(
+            done,
+            total,
+            &format!("{start}: training on the data known then"),
+        );
+        let past = Session::from_tables(
+            tables_as_of(full, start).await?,
             LoadReport::default(),
-            cutoff,
+            start,
             &full.engine,
         )
         .await?;
         let scratch = tempfile::tempdir()?;
         let mut past_project = project.clone();
         past_project.models_dir = scratch.path().to_path_buf();
-        crate::models::train(&past, &past_project, &|_| {}).await?;
-        crate::attach::attach(&mut past, &past_project, Models::load(scratch.path())?).await?;
-        let forecast = collect(
-            &past,
-            &format!(
-                "SELECT p10, p50, p90 FROM forecast WHERE period_start = DATE '{}'",
-                period.start
-            ),
-        )
-        .await?;
-        let value = |c: usize| forecast.column(c).as_primitive::<Float64Type>().value(0);
-        let actual = collect(
-            full,
-            &format!(
-                "SELECT CAST(COALESCE(sum(amount), 0) AS DOUBLE) FROM deals
-                 WHERE outcome = 'won' AND closed_date BETWEEN DATE '{}' AND DATE '{}'",
-                period.start, period.end
-            ),
-        )
-        .await?;
-        rows.push(BacktestRow {
-            cutoff,
-            period,
-            p10: value(0),
-            p50: value(1),
-            p90: value(2),
-            actual: actual.column(0).as_primitive::<Float64Type>().value(0),
-        });
+        match crate::models::train(&past, &past_project, &|_| {}).await {
+            Ok(_) => {}
+            Err(
+                e @ (ml::train::TrainError::TooFewOutcomes { .. }
+                | ml::train::TrainError::ShortHistory { .. }),
+            ) => {
+                out.skipped.push((period, e.to_string()));
+                done += weeks.len();
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let models = Models::load(scratch.path())?;
+        let rates = stage_win_rates(full, start).await?;
+        let actual: f64 = won
+            .iter()
+            .filter(|(d, _)| *d >= period.start && *d <= period.end)
+            .map(|(_, a)| a)
+            .sum();
+        for (w, cutoff) in weeks.into_iter().enumerate() {
+            progress(
+                done,
+                total,
+                &format!("{cutoff}: forecasting {}", period.start),
+            );
+            out.rows.push(
+                forecast_at(
+                    full, &models, &history, &won, &rates, cutoff, period, actual,
+                )
+                .await
+                .map(|mut r| {
+                    r.week = w as u32;
+                    r
+                })?,
+            );
+            done += 1;
+        }
     }
-    Ok(rows)
+    progress(done, total, "done");
+    Ok(out)
+}
+
+/// The forecast and both baselines at one cut-off.
+#[allow(clippy::too_many_arguments)]
+async fn forecast_at(
+    full: &Session,
+    models: &Models,
+    history: &[CreatedDeal],
+    won: &[(NaiveDate, f64)],
+    rates: &HashMap<String, f64>,
+    cutoff: NaiveDate,
+    period: Period,
+    actual: f64,
+) -> Result<BacktestRow, BacktestError> {
+    let features = collect(
+        full,
+        &format!(
+            "SELECT * FROM ({}) ORDER BY deal_id",
+            ml::features::deal_features_sql(cutoff, ActivitySource::HistoryOnly)
+        ),
+    )
+    .await?;
+    let deals = crate::scoring::forecast_deals(&features, models)?;
+    // Only what was known at the cut-off.
+    let known: Vec<CreatedDeal> = history
+        .iter()
+        .filter(|d| d.created <= cutoff)
+        .map(|d| CreatedDeal {
+            won: d.won.filter(|w| *w <= cutoff),
+            ..*d
+        })
+        .collect();
+    let new_pipeline = NewPipeline::learn(&known, cutoff, &Scales::of(&known, cutoff));
+    let won_known: Vec<(NaiveDate, f64)> =
+        won.iter().filter(|(d, _)| *d <= cutoff).copied().collect();
+    let book = ForecastBook::new(
+        cutoff,
+        deals,
+        won_known,
+        DEFAULT_SIMULATIONS,
+        DEFAULT_SEED,
+        format!("backtest-{cutoff}"),
+    )
+    .with_new_pipeline(new_pipeline);
+    let sim = book.simulation(period);
+    let won_to_date = sim.closed_won_to_date;
+
+    let (stage, category, amount, close) = (
+        strings(&features, "stage")?,
+        strings(&features, "forecast_category")?,
+        floats(&features, "amount")?,
+        dates(&features, "expected_close_date")?,
+    );
+    let (mut weighted, mut commit, mut best) = (0.0, 0.0, 0.0);
+    for i in 0..features.num_rows() {
+        if close.is_null(i) || amount.is_null(i) {
+            continue;
+        }
+        let d = ml::time::days_to_date(close.value(i));
+        if d < period.start || d > period.end {
+            continue;
+        }
+        let a = amount.value(i);
+        if !stage.is_null(i) {
+            weighted += rates.get(stage.value(i)).copied().unwrap_or(0.0) * a;
+        }
+        match (!category.is_null(i)).then(|| category.value(i)) {
+            Some("Commit") => commit += a,
+            Some("Best Case") => best += a,
+            _ => {}
+        }
+    }
+    Ok(BacktestRow {
+        cutoff,
+        period,
+        week: 0,
+        won_to_date,
+        existing_pipeline: sim.expected - sim.new_expected - won_to_date,
+        new_pipeline: sim.new_expected,
+        p10: sim.quantile(0.1),
+        p50: sim.quantile(0.5),
+        p90: sim.quantile(0.9),
+        actual,
+        stage_weighted: won_to_date + weighted,
+        crm_p50: won_to_date + commit,
+        crm_p90: won_to_date + commit + best,
+    })
 }
 
 /// Saves the backtest where the session finds it as the `backtest` table;
@@ -187,12 +456,15 @@ pub fn save(project: &Project, rows: &[BacktestRow]) -> Result<std::path::PathBu
 
 /// Registers the last backtest as the `backtest` table: empty (with its
 /// columns) when none was run, so reports can say so instead of failing.
-pub fn register(session: &Session, project: &Project) -> Result<(), BacktestError> {
+pub async fn register(session: &Session, project: &Project) -> Result<(), BacktestError> {
     let batch = crate::caches::read_arrow(&project.models_dir.join(BACKTEST_FILE))
         .unwrap_or_else(|| to_batch(&[]));
     let table = datafusion::catalog::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     let _ = session.ctx.deregister_table("backtest");
     session.ctx.register_table("backtest", Arc::new(table))?;
+    let view = session.ctx.sql(ACCURACY_VIEW).await?.into_view();
+    let _ = session.ctx.deregister_table("backtest_accuracy");
+    session.ctx.register_table("backtest_accuracy", view)?;
     Ok(())
 }
 
@@ -202,38 +474,92 @@ pub fn to_batch(rows: &[BacktestRow]) -> RecordBatch {
     let f = |g: &dyn Fn(&BacktestRow) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
     };
-    let schema = Schema::new(vec![
+    let date = |g: &dyn Fn(&BacktestRow) -> NaiveDate| -> ArrayRef {
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|r| day(g(r))),
+        ))
+    };
+    let money = [
+        "won_to_date",
+        "existing_pipeline",
+        "new_pipeline",
+        "p10",
+        "p50",
+        "p90",
+        "actual",
+    ];
+    let mut fields = vec![
         Field::new("cutoff", DataType::Date32, false),
+        Field::new("weeks_into_quarter", DataType::UInt32, false),
         Field::new("period_start", DataType::Date32, false),
         Field::new("period_end", DataType::Date32, false),
-        Field::new("p10", DataType::Float64, false),
-        Field::new("p50", DataType::Float64, false),
-        Field::new("p90", DataType::Float64, false),
-        Field::new("actual", DataType::Float64, false),
+    ];
+    fields.extend(
+        money
+            .iter()
+            .map(|n| Field::new(*n, DataType::Float64, false)),
+    );
+    fields.extend([
         Field::new("inside_p10_p90", DataType::Boolean, false),
+        Field::new("error_p50", DataType::Float64, false),
         Field::new("ape_p50", DataType::Float64, false),
+        Field::new("pinball", DataType::Float64, false),
+        Field::new("stage_weighted", DataType::Float64, false),
+        Field::new("crm_p50", DataType::Float64, false),
+        Field::new("crm_p90", DataType::Float64, false),
     ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(Date32Array::from_iter_values(
-                rows.iter().map(|r| day(r.cutoff)),
-            )),
-            Arc::new(Date32Array::from_iter_values(
-                rows.iter().map(|r| day(r.period.start)),
-            )),
-            Arc::new(Date32Array::from_iter_values(
-                rows.iter().map(|r| day(r.period.end)),
-            )),
-            f(&|r| r.p10),
-            f(&|r| r.p50),
-            f(&|r| r.p90),
-            f(&|r| r.actual),
-            Arc::new(BooleanArray::from(
-                rows.iter().map(|r| r.inside()).collect::<Vec<_>>(),
-            )),
-            f(&|r| r.ape()),
-        ],
-    )
-    .expect("backtest columns match their schema")
+    let columns: Vec<ArrayRef> = vec![
+        date(&|r| r.cutoff),
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.week))),
+        date(&|r| r.period.start),
+        date(&|r| r.period.end),
+        f(&|r| r.won_to_date),
+        f(&|r| r.existing_pipeline),
+        f(&|r| r.new_pipeline),
+        f(&|r| r.p10),
+        f(&|r| r.p50),
+        f(&|r| r.p90),
+        f(&|r| r.actual),
+        Arc::new(BooleanArray::from(
+            rows.iter().map(|r| r.inside()).collect::<Vec<_>>(),
+        )),
+        f(&|r| r.error()),
+        f(&|r| r.ape()),
+        f(&|r| r.pinball()),
+        f(&|r| r.stage_weighted),
+        f(&|r| r.crm_p50),
+        f(&|r| r.crm_p90),
+    ];
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .expect("backtest columns match their schema")
 }
+
+/// `backtest_accuracy`: per method (the forecast, `stage_weighted`,
+/// `crm_categories`) and weeks into the quarter (NULL = all cut-offs):
+/// P10–P90 coverage, P50 bias and MAPE (fractions of the actual), and the
+/// pinball loss at 0.1, 0.5, 0.9 and their mean (in money).
+pub const ACCURACY_VIEW: &str = "
+WITH m AS (
+  SELECT 'revintel' AS method, weeks_into_quarter, p10, p50, p90, actual FROM backtest
+  UNION ALL
+  SELECT 'stage_weighted', weeks_into_quarter, stage_weighted AS p10, stage_weighted AS p50,
+         stage_weighted AS p90, actual FROM backtest
+  UNION ALL
+  SELECT 'crm_categories', weeks_into_quarter, crm_p50 AS p10, crm_p50 AS p50, crm_p90 AS p90, actual
+  FROM backtest
+), l AS (
+  SELECT method, weeks_into_quarter, p10, p50, p90, actual,
+         greatest(0.1 * (actual - p10), -0.9 * (actual - p10)) AS loss_p10,
+         greatest(0.5 * (actual - p50), -0.5 * (actual - p50)) AS loss_p50,
+         greatest(0.9 * (actual - p90), -0.1 * (actual - p90)) AS loss_p90
+  FROM m WHERE actual > 0
+)
+SELECT method, weeks_into_quarter, count(*) AS cut_offs,
+       avg(CASE WHEN actual BETWEEN p10 AND p90 THEN 1.0 ELSE 0.0 END) AS coverage,
+       avg(p50 / actual - 1.0) AS bias,
+       avg(abs(p50 / actual - 1.0)) AS mape,
+       avg(loss_p10) AS pinball_p10, avg(loss_p50) AS pinball_p50, avg(loss_p90) AS pinball_p90,
+       avg((loss_p10 + loss_p50 + loss_p90) / 3.0) AS pinball_mean
+FROM l
+GROUP BY GROUPING SETS ((method, weeks_into_quarter), (method))
+";

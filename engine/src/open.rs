@@ -107,7 +107,7 @@ pub async fn open(
             Err(e) => return Err(e.into()),
         }
         if session.models.is_some() {
-            crate::backtest::register(&session, project)?;
+            crate::backtest::register(&session, project).await?;
         }
     }
     // Rejected rows are also kept in out/rejects.csv (removed when none).

@@ -402,3 +402,37 @@ fn score_features(
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
+
+/// The open deals of a feature batch as the forecast simulates them: amount
+/// (missing = 0), calibrated win probability and time-to-close quantiles,
+/// without drivers (the backtest scores many cut-offs and needs no more).
+pub fn forecast_deals(
+    features: &RecordBatch,
+    models: &Models,
+) -> Result<Vec<ml::simulation::OpenDeal>, ScoringError> {
+    let columns = feature_columns(features)?;
+    let matrix = models.win_prob.meta.encodings.matrix(&columns)?;
+    let probs = models.win_prob.probabilities(&matrix)?;
+    let ttc = if models.time_to_close.meta.encodings == models.win_prob.meta.encodings {
+        models.time_to_close.predict(&matrix)?
+    } else {
+        let m = models.time_to_close.meta.encodings.matrix(&columns)?;
+        models.time_to_close.predict(&m)?
+    };
+    let amount = features
+        .column_by_name("amount")
+        .ok_or_else(|| ml::encoding::FeatureError::Missing("amount".to_string()))?;
+    let amount = datafusion::arrow::compute::cast(amount, &DataType::Float64)?;
+    let amount = amount.as_primitive::<Float64Type>();
+    Ok((0..features.num_rows())
+        .map(|i| ml::simulation::OpenDeal {
+            amount: if amount.is_null(i) {
+                0.0
+            } else {
+                amount.value(i)
+            },
+            win_prob: probs[i],
+            days_to_close: ttc[i],
+        })
+        .collect())
+}

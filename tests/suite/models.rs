@@ -264,6 +264,7 @@ async fn trained_models_behave() {
     assert_eq!(again_modified, modified);
 
     forecast_tables_agree(&session).await;
+    forecast_shows_its_parts(&session).await;
     incremental_scoring_equals_full(&project, &m).await;
     broken_models_are_named(&project.models_dir);
     model_files_are_one_unit(&project.models_dir);
@@ -528,7 +529,8 @@ async fn incremental_scoring_equals_full(project: &Project, m: &Models) {
         book.simulations,
         book.seed,
         book.key.clone(),
-    );
+    )
+    .with_new_pipeline(book.new_pipeline.clone());
     for p in periods {
         assert_eq!(*book.simulation(p), *scratch.simulation(p), "{p:?}");
     }
@@ -610,35 +612,107 @@ async fn forecast_tables_agree(session: &Session) {
 }
 
 #[tokio::test]
-async fn backtest_compares_forecasts_with_what_was_won() {
+async fn backtest_forecasts_every_week_against_what_was_won_and_both_baselines() {
     let dir = tempfile::tempdir().unwrap();
     let project = demo(dir.path(), 5000);
     let session = Session::open(&project).await.unwrap();
-    let rows = revintel::backtest::run(&session, &project, 2, &|_| {})
+    let result = revintel::backtest::run(&session, &project, 2, &|_, _, _| {})
         .await
         .unwrap();
-    assert_eq!(
-        rows.iter()
-            .map(|r| r.cutoff.to_string())
-            .collect::<Vec<_>>(),
-        ["2026-04-01", "2026-07-01"]
-    );
-    for r in &rows {
+    assert!(result.skipped.is_empty(), "{:?}", result.skipped);
+    let rows = &result.rows;
+    // Every week of the last two complete quarters: 13 cut-offs each.
+    assert_eq!(rows.len(), 26);
+    assert_eq!(rows[0].cutoff.to_string(), "2026-04-01");
+    assert_eq!(rows[13].cutoff.to_string(), "2026-07-01");
+    assert_eq!(rows[12].cutoff.to_string(), "2026-06-24");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.week as usize, i % 13);
         assert!(r.p10 <= r.p50 && r.p50 <= r.p90, "{r:?}");
-        let actual = floats(
-            &session,
-            &format!(
-                "SELECT sum(amount) FROM deals WHERE outcome = 'won' AND closed_date BETWEEN DATE '{}' AND DATE '{}'",
-                r.period.start, r.period.end
-            ),
-        )
-        .await[0]
-        .unwrap();
+        let sql = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+            format!(
+                "SELECT coalesce(sum(amount), 0) FROM deals WHERE outcome = 'won' AND closed_date BETWEEN DATE '{from}' AND DATE '{to}'"
+            )
+        };
+        let actual = floats(&session, &sql(r.period.start, r.period.end)).await[0].unwrap();
         assert!((actual - r.actual).abs() < 1e-6);
-        assert!(r.actual > 0.0 && r.p50 > 0.0);
+        // Won to date is what had been won by the cut-off, nothing later.
+        let won = floats(&session, &sql(r.period.start, r.cutoff)).await[0].unwrap();
+        assert!((won - r.won_to_date).abs() < 1e-6, "{r:?}");
+        assert!(r.existing_pipeline >= 0.0 && r.new_pipeline >= 0.0);
+        // The baselines: (a) a point, (b) Commit under Best Case, both on top of won to date.
+        assert!(r.stage_weighted >= r.won_to_date);
+        assert!(r.won_to_date <= r.crm_p50 && r.crm_p50 <= r.crm_p90);
     }
-    let batch = revintel::backtest::to_batch(&rows);
-    assert_eq!(batch.num_rows(), 2);
+    // New pipeline is expected early in a quarter and runs out by its end.
+    assert!(rows[0].new_pipeline > 0.0);
+    assert!(rows[0].new_pipeline > rows[12].new_pipeline);
+    let batch = revintel::backtest::to_batch(rows);
+    assert_eq!(batch.num_rows(), 26);
+}
+
+/// The quarter's forecast in its parts (won, open deals, deals not created
+/// yet), each part's band, and `forecast_quantile` over them.
+async fn forecast_shows_its_parts(session: &Session) {
+    let one = |sql: String| async move { floats(session, &sql).await[0].unwrap() };
+    let this = "FROM forecast WHERE period_start = DATE '2026-10-01'";
+    let next = "FROM forecast WHERE period_start = DATE '2027-01-01'";
+    let won = one(format!("SELECT closed_won_to_date {this}")).await;
+    let existing = one(format!("SELECT existing_pipeline {this}")).await;
+    let new = one(format!("SELECT new_pipeline {this}")).await;
+    let expected = one(format!("SELECT expected {this}")).await;
+    assert!((won + existing + new - expected).abs() < 1e-6 * expected);
+    assert!(new > 0.0, "this quarter expects deals not created yet");
+    let next_new = one(format!("SELECT new_pipeline {next}")).await;
+    assert!(
+        next_new > new,
+        "a whole quarter ahead expects more: {next_new} vs {new}"
+    );
+    let (p10, p90) = (
+        one(format!("SELECT p10 {this}")).await,
+        one(format!("SELECT p90 {this}")).await,
+    );
+    let (e10, e90) = (
+        one(format!("SELECT existing_p10 {this}")).await,
+        one(format!("SELECT existing_p90 {this}")).await,
+    );
+    let (n10, n90) = (
+        one(format!("SELECT new_p10 {this}")).await,
+        one(format!("SELECT new_p90 {this}")).await,
+    );
+    assert!(n10 <= new && new <= n90, "{n10} {new} {n90}");
+    // The total's band is the existing band moved up by the new deals.
+    assert!(p10 >= e10 && p90 > e90, "{p10} {p90} vs {e10} {e90}");
+    assert_eq!(
+        one("SELECT forecast_quantile(0.9, 'new')".into()).await,
+        n90
+    );
+    assert_eq!(
+        one("SELECT forecast_quantile(0.1, 'existing')".into()).await,
+        e10
+    );
+    assert_eq!(
+        one("SELECT forecast_quantile(0.9, 'total')".into()).await,
+        p90
+    );
+    let err = session
+        .ctx
+        .sql("SELECT forecast_quantile(0.5, 'newest')")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'total', 'existing' or 'new'"), "{err}");
+    // A period that is not a quarter gets no new pipeline.
+    let month_total =
+        one("SELECT forecast_quantile(0.5, DATE '2026-12-01', DATE '2026-12-31')".into()).await;
+    let month_existing = one(
+        "SELECT forecast_quantile(0.5, DATE '2026-12-01', DATE '2026-12-31', 'existing')".into(),
+    )
+    .await;
+    assert_eq!(month_total, month_existing);
 }
 
 /// The saved files are one set: any file that is not the one its manifest

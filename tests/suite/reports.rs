@@ -224,10 +224,20 @@ fn weekly_briefing_pdf_states_the_sql_figures() {
     let open = number(dir, "SELECT count(*) FROM scored_deals") as u64;
     assert!(text.contains(&open.to_string()), "{open} open deals");
 
-    let quarters = number(dir, "SELECT count(*) FROM backtest") as u64;
+    let weeks = number(dir, "SELECT count(*) FROM backtest") as u64;
     let inside = number(dir, "SELECT count(*) FROM backtest WHERE inside_p10_p90") as u64;
-    assert!(quarters >= 1, "the build ran the backtest");
-    let sentence = format!("{inside} of the last {quarters} quarters");
+    assert!(
+        weeks >= 96,
+        "the build ran the backtest at every week of 8 quarters: {weeks}"
+    );
+    let bias = number(dir, "SELECT avg(error_p50) FROM backtest");
+    let sentence = format!(
+        "held the actual in {inside} of {weeks} weeks (every week of the last 8 quarters, forecast as it stood), and P50 ran on average {:.1}% {}",
+        bias.abs() * 100.0,
+        if bias > 0.0 { "high" } else { "low" }
+    );
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&sentence), "{sentence}");
     assert!(text.contains(&sentence), "{sentence}");
 
     // The riskiest deal's card, with its id, is in the PDF.
@@ -378,10 +388,18 @@ fn every_shipped_template_matches_its_sql() {
          WHERE f.dimension = 'team' AND f.period_start = r.quarter_start",
     );
     assert_eq!(table_with(&doc, &["Team", "P50"]).len() as f64, teams);
-    let tested = number(dir, "SELECT count(*) FROM backtest");
+    let quarters = number(dir, "SELECT count(DISTINCT period_start) FROM backtest");
     assert_eq!(
-        table_with(&doc, &["Quarter", "Actual"]).len() as f64,
-        tested
+        table_with(&doc, &["Quarter", "Weeks", "Actual"]).len() as f64,
+        quarters
+    );
+    // Both baselines and the forecast, side by side, best first: the forecast.
+    let methods = table_with(&doc, &["Method", "Mean pinball loss"]);
+    assert_eq!(methods.len(), 3);
+    assert_eq!(methods[0][0], "This forecast");
+    assert_eq!(
+        table_with(&doc, &["Weeks into the quarter", "P50 bias"]).len(),
+        13
     );
     assert!(pdf_text(&out("forecast.pdf")).contains("How past forecasts held up"));
 

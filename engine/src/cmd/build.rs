@@ -156,15 +156,29 @@ async fn ensure_backtest(
     let file = project.models_dir.join(revintel::backtest::BACKTEST_FILE);
     if file.exists()
         || session.models.is_none()
-        || !templates.iter().any(|t| build::reads_table(t, "backtest"))
+        || !templates.iter().any(|t| {
+            build::reads_table(t, "backtest") || build::reads_table(t, "backtest_accuracy")
+        })
     {
         return Ok(());
     }
-    tell!("revintel: no backtest yet; forecasting the last four quarters as they stood (once) …");
-    match revintel::backtest::run(session, project, 4, &|msg| tell!("revintel: {msg}")).await {
-        Ok(rows) => {
-            revintel::backtest::save(project, &rows)?;
-            revintel::backtest::register(session, project).context("registering the backtest")?;
+    tell!(
+        "revintel: no backtest yet; forecasting every week of the last {} quarters as they stood (once) …",
+        revintel::backtest::DEFAULT_QUARTERS
+    );
+    let quarters = revintel::backtest::DEFAULT_QUARTERS;
+    match revintel::backtest::run(session, project, quarters, &super::messages::progress).await {
+        Ok(result) => {
+            for (period, why) in &result.skipped {
+                tell!(
+                    "revintel: backtest: quarter from {} not tested: {why}",
+                    period.start
+                );
+            }
+            revintel::backtest::save(project, &result.rows)?;
+            revintel::backtest::register(session, project)
+                .await
+                .context("registering the backtest")?;
         }
         // Too little history is not a reason to withhold the rest of the report.
         Err(e) => tell!("warning: backtest not run: {e}"),

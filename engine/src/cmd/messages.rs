@@ -34,3 +34,34 @@ pub fn stdout_line(text: &str) {
 pub fn stderr_line(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{}", terminal_safe(text));
 }
+
+/// Progress of a long job on stderr: a bar redrawn in place on a terminal;
+/// elsewhere (logs, CI) a line at every tenth of the way, so a log shows
+/// progress without a line per step.
+pub fn progress(done: usize, total: usize, text: &str) {
+    use std::io::IsTerminal;
+    let mut err = std::io::stderr().lock();
+    if err.is_terminal() {
+        const WIDTH: usize = 30;
+        let filled = (done * WIDTH)
+            .checked_div(total)
+            .unwrap_or(WIDTH)
+            .min(WIDTH);
+        let _ = write!(
+            err,
+            "\r\x1b[2K[{}{}] {done}/{total} {}",
+            "#".repeat(filled),
+            " ".repeat(WIDTH - filled),
+            terminal_safe(text)
+        );
+        if done >= total {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    } else {
+        let tenth = |d: usize| (d * 10).checked_div(total).unwrap_or(10);
+        if done == 0 || done >= total || (done > 0 && tenth(done) != tenth(done - 1)) {
+            let _ = writeln!(err, "[{done}/{total}] {}", terminal_safe(text));
+        }
+    }
+}

@@ -504,7 +504,7 @@ impl Live {
         if let Some(models) = models {
             session.continue_from(&self.session);
             crate::attach::attach(&mut session, &self.project, models).await?;
-            crate::backtest::register(&session, &self.project)?;
+            crate::backtest::register(&session, &self.project).await?;
         }
         self.session = session;
         self.places.loaded = Places::loaded(&self.session);

@@ -3,7 +3,7 @@
 //! The simulation does millions of date computations, so a date is an `i32`
 //! (`NaiveDate::num_days_from_ce`), and the `YYYY-MM-DD` text of every day the
 //! output can mention is rendered once up front. This module also owns the
-//! creation schedule: how many deals are opened on each day of the two-year
+//! creation schedule: how many deals are opened on each day of the three-year
 //! window (weekday-heavy, a mild growth trend, day-to-day noise), fixed before
 //! any deal is simulated so that deal `i`'s creation day is known without
 //! simulating deals `0..i`.
@@ -18,7 +18,7 @@ use super::SeedError;
 pub(crate) type Day = i32;
 
 /// Length of the window in which deals are created, ending on the as-of date.
-pub(crate) const WINDOW_DAYS: i32 = 730;
+pub(crate) const WINDOW_DAYS: i32 = 1095;
 /// How far before the window the date table reaches (rep start dates).
 const TABLE_BEFORE: i32 = 12 * 366;
 /// How far after the as-of date the table reaches (expected close dates).
@@ -238,10 +238,21 @@ mod tests {
         assert!(days[0] >= cal.window_start && days[9_999] <= cal.as_of);
         let weekend = days.iter().filter(|&&d| weekday(d) >= 5).count();
         assert!(weekend < 500, "{weekend} deals created on weekends");
+        // 30% yearly growth over three years: the first year holds about
+        // 1 / (1 + 1.3 + 1.69) = 25% of the deals.
         let first_year = days.iter().filter(|&&d| d < cal.window_start + 365).count();
         assert!(
-            (3_800..4_800).contains(&first_year),
+            (2_200..2_800).contains(&first_year),
             "{first_year} in the first year"
         );
+        // Deals are created all through every quarter: no week of the
+        // window goes without.
+        for week in 0..(WINDOW_DAYS / 7) {
+            let from = cal.window_start + 7 * week;
+            assert!(
+                days.iter().any(|&d| d >= from && d < from + 7),
+                "week {week} has deals"
+            );
+        }
     }
 }

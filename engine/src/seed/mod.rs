@@ -1,5 +1,5 @@
 //! Deterministic demo data for `revintel seed`: a sales org, its customers and
-//! two years of deals with full stage history, written as CSV files.
+//! three years of deals with full stage history, written as CSV files.
 //!
 //! The data is made to be *modelled*: whether an open deal is won, and when,
 //! depends on things visible at any past snapshot (velocity, stagnation,
@@ -64,7 +64,7 @@ pub fn default_as_of() -> chrono::NaiveDate {
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeedOptions {
-    /// Number of deals, created over the two years up to `as_of`.
+    /// Number of deals, created over the three years up to `as_of`.
     pub deals: usize,
     /// Seed of every random choice.
     pub seed: u64,

@@ -66,7 +66,7 @@ pub(crate) struct World {
     team_starts: [Vec<Day>; 4],
 }
 
-/// Number of reps for a given deal count: about 125 deals per rep over two years.
+/// Number of reps for a given deal count: about 125 deals per rep over the window.
 pub(crate) fn rep_count(deals: usize) -> usize {
     (deals / 125).max(12)
 }

@@ -448,24 +448,70 @@ async fn forecast_at(
 
 /// Saves the backtest where the session finds it as the `backtest` table;
 /// returns the file's path.
-pub fn save(project: &Project, rows: &[BacktestRow]) -> Result<std::path::PathBuf, BacktestError> {
+pub fn save(project: &Project, backtest: &Backtest) -> Result<std::path::PathBuf, BacktestError> {
     let path = project.models_dir.join(BACKTEST_FILE);
-    crate::caches::write_arrow(&path, &to_batch(rows))?;
+    crate::caches::write_arrow(
+        &project.models_dir.join(SKIPPED_FILE),
+        &skipped_batch(&backtest.skipped),
+    )?;
+    crate::caches::write_arrow(&path, &to_batch(&backtest.rows))?;
     Ok(path)
 }
 
-/// Registers the last backtest as the `backtest` table: empty (with its
-/// columns) when none was run, so reports can say so instead of failing.
+/// File under the models folder listing the quarters the last backtest
+/// could not test, with the reason.
+pub const SKIPPED_FILE: &str = "backtest_skipped.arrow";
+
+/// The saved backtest, if there is one with today's columns (a file from an
+/// older revintel, with other columns, counts as none, so it is run again).
+pub fn saved(project: &Project) -> Option<RecordBatch> {
+    let batch = crate::caches::read_arrow(&project.models_dir.join(BACKTEST_FILE))?;
+    (batch.schema().fields() == to_batch(&[]).schema().fields()).then_some(batch)
+}
+
+/// Registers the last backtest as the `backtest` table, its summary as the
+/// `backtest_accuracy` view and the quarters it could not test as
+/// `backtest_skipped`: empty (with their columns) when none was run, so
+/// reports can say so instead of failing.
 pub async fn register(session: &Session, project: &Project) -> Result<(), BacktestError> {
-    let batch = crate::caches::read_arrow(&project.models_dir.join(BACKTEST_FILE))
-        .unwrap_or_else(|| to_batch(&[]));
-    let table = datafusion::catalog::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-    let _ = session.ctx.deregister_table("backtest");
-    session.ctx.register_table("backtest", Arc::new(table))?;
+    let batch = saved(project).unwrap_or_else(|| to_batch(&[]));
+    let skipped = crate::caches::read_arrow(&project.models_dir.join(SKIPPED_FILE))
+        .filter(|b| b.schema().fields() == skipped_batch(&[]).schema().fields())
+        .unwrap_or_else(|| skipped_batch(&[]));
+    for (name, batch) in [("backtest", batch), ("backtest_skipped", skipped)] {
+        let table = datafusion::catalog::MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        let _ = session.ctx.deregister_table(name);
+        session.ctx.register_table(name, Arc::new(table))?;
+    }
     let view = session.ctx.sql(ACCURACY_VIEW).await?.into_view();
     let _ = session.ctx.deregister_table("backtest_accuracy");
     session.ctx.register_table("backtest_accuracy", view)?;
     Ok(())
+}
+
+/// `backtest_skipped`: the quarters not tested and why.
+fn skipped_batch(skipped: &[(Period, String)]) -> RecordBatch {
+    let day = |d: NaiveDate| ml::time::date_to_days(d);
+    let schema = Schema::new(vec![
+        Field::new("period_start", DataType::Date32, false),
+        Field::new("period_end", DataType::Date32, false),
+        Field::new("reason", DataType::Utf8, false),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(Date32Array::from_iter_values(
+                skipped.iter().map(|(p, _)| day(p.start)),
+            )),
+            Arc::new(Date32Array::from_iter_values(
+                skipped.iter().map(|(p, _)| day(p.end)),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                skipped.iter().map(|(_, why)| why.as_str()),
+            )),
+        ],
+    )
+    .expect("skipped columns match their schema")
 }
 
 /// The backtest as a table: one row per cut-off.

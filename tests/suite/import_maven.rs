@@ -122,4 +122,26 @@ fn maven_crm_imports_trains_scores_and_briefs() {
         "the briefing says the scores are weak"
     );
     assert!(p.join("out/weekly_briefing.pdf").is_file());
+
+    // The backtest ran as far as the data allows and says what it could not
+    // do: only 2017-Q3 has enough closed deals before it to train on.
+    assert_eq!(
+        sql(
+            p,
+            "SELECT count(DISTINCT period_start) AS q, count(*) AS weeks FROM backtest"
+        ),
+        "q,weeks\n1,13\n"
+    );
+    assert_eq!(
+        sql(
+            p,
+            "SELECT count(*) AS n FROM backtest_skipped WHERE reason LIKE 'not enough history%'"
+        ),
+        "n\n7\n"
+    );
+    let flat = html.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("7 earlier quarters could not be tested (too little history before them)"),
+        "the briefing says what the backtest could not do"
+    );
 }

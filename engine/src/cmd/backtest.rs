@@ -27,7 +27,7 @@ pub async fn run(project: &Project, args: BacktestArgs) -> anyhow::Result<ExitCo
             period.end
         );
     }
-    let path = backtest::save(project, &result.rows)?;
+    let path = backtest::save(project, &result)?;
     backtest::register(&session, project).await?;
     let lines = summary(&session).await?;
     for line in lines {

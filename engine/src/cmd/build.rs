@@ -153,8 +153,7 @@ async fn ensure_backtest(
     project: &Project,
     templates: &[Template],
 ) -> anyhow::Result<()> {
-    let file = project.models_dir.join(revintel::backtest::BACKTEST_FILE);
-    if file.exists()
+    if revintel::backtest::saved(project).is_some()
         || session.models.is_none()
         || !templates.iter().any(|t| {
             build::reads_table(t, "backtest") || build::reads_table(t, "backtest_accuracy")
@@ -175,7 +174,7 @@ async fn ensure_backtest(
                     period.start
                 );
             }
-            revintel::backtest::save(project, &result.rows)?;
+            revintel::backtest::save(project, &result)?;
             revintel::backtest::register(session, project)
                 .await
                 .context("registering the backtest")?;

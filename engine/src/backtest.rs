@@ -159,29 +159,28 @@ async fn collect(session: &Session, sql: &str) -> Result<RecordBatch, BacktestEr
     Ok(concat_batches(&schema, &df.collect().await?)?)
 }
 
-fn floats(batch: &RecordBatch, name: &str) -> Result<Float64Array, BacktestError> {
+/// Column `name` of `batch`, cast to `to`.
+fn column(batch: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef, BacktestError> {
     let c = batch
         .column_by_name(name)
         .ok_or_else(|| BacktestError::Missing(name.to_string()))?;
-    Ok(datafusion::arrow::compute::cast(c, &DataType::Float64)?
+    Ok(datafusion::arrow::compute::cast(c, to)?)
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Result<Float64Array, BacktestError> {
+    Ok(column(batch, name, &DataType::Float64)?
         .as_primitive::<Float64Type>()
         .clone())
 }
 
 fn dates(batch: &RecordBatch, name: &str) -> Result<Date32Array, BacktestError> {
-    let c = batch
-        .column_by_name(name)
-        .ok_or_else(|| BacktestError::Missing(name.to_string()))?;
-    Ok(datafusion::arrow::compute::cast(c, &DataType::Date32)?
+    Ok(column(batch, name, &DataType::Date32)?
         .as_primitive::<Date32Type>()
         .clone())
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Result<StringArray, BacktestError> {
-    let c = batch
-        .column_by_name(name)
-        .ok_or_else(|| BacktestError::Missing(name.to_string()))?;
-    Ok(datafusion::arrow::compute::cast(c, &DataType::Utf8)?
+    Ok(column(batch, name, &DataType::Utf8)?
         .as_string::<i32>()
         .clone())
 }

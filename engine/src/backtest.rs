@@ -31,7 +31,6 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray,
     UInt32Array,
 };
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
 use ml::book::ForecastBook;
 use ml::features::ActivitySource;
@@ -153,12 +152,6 @@ pub fn weekly_cutoffs(quarter: Period) -> Vec<NaiveDate> {
         .collect()
 }
 
-async fn collect(session: &Session, sql: &str) -> Result<RecordBatch, BacktestError> {
-    let df = session.ctx.sql(sql).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    Ok(concat_batches(&schema, &df.collect().await?)?)
-}
-
 /// Column `name` of `batch`, cast to `to`.
 fn column(batch: &RecordBatch, name: &str, to: &DataType) -> Result<ArrayRef, BacktestError> {
     let c = batch
@@ -212,34 +205,10 @@ async fn tables_as_of(full: &Session, t: NaiveDate) -> Result<Vec<LoadedTable>, 
         };
         tables.push(LoadedTable {
             entity,
-            batch: collect(full, &sql).await?,
+            batch: full.batch(&sql).await?,
         });
     }
     Ok(tables)
-}
-
-/// Every deal's creation, win date (if won) and amount: what the new
-/// pipeline learns from (filtered to each cut-off before use).
-async fn creation_history(full: &Session) -> Result<Vec<CreatedDeal>, BacktestError> {
-    let b = collect(
-        full,
-        "SELECT created_date, CASE WHEN outcome = 'won' THEN closed_date END AS won_date,
-                COALESCE(amount, 0.0) AS amount
-         FROM deals WHERE created_date IS NOT NULL ORDER BY deal_id",
-    )
-    .await?;
-    let (created, won, amount) = (
-        dates(&b, "created_date")?,
-        dates(&b, "won_date")?,
-        floats(&b, "amount")?,
-    );
-    Ok((0..b.num_rows())
-        .map(|i| CreatedDeal {
-            created: ml::time::days_to_date(created.value(i)),
-            won: (!won.is_null(i)).then(|| ml::time::days_to_date(won.value(i))),
-            amount: amount.value(i),
-        })
-        .collect())
 }
 
 /// Historical win rate of each open stage: of the deals that reached it
@@ -253,9 +222,8 @@ async fn stage_win_rates(
         .map(|s| format!("'{s}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    let b = collect(
-        full,
-        &format!(
+    let b = full
+        .batch(&format!(
             "WITH closed AS (SELECT deal_id, outcome FROM deals
                              WHERE outcome IN ('won', 'lost') AND closed_date < DATE '{before}'),
                   visits AS (SELECT DISTINCT deal_id, stage FROM stage_history WHERE stage IN ({stages}))
@@ -276,6 +244,9 @@ pub struct Backtest {
     pub rows: Vec<BacktestRow>,
     /// Quarters left out, with the reason (too little history to train on).
     pub skipped: Vec<(Period, String)>,
+    /// The data (and as-of date) it was run on, saved with it so that a
+    /// build on other data runs it again ([`is_current`]).
+    pub data_fingerprint: String,
 }
 
 /// Runs the backtest over every week of `quarters` past quarters;
@@ -291,12 +262,15 @@ pub async fn run(
         .iter()
         .map(|s| weekly_cutoffs(Period::quarter_of(*s)).len())
         .sum();
-    let history = creation_history(full).await?;
+    let history = crate::forecast_tables::creation_history(full).await?;
     let won: Vec<(NaiveDate, f64)> = history
         .iter()
         .filter_map(|d| d.won.map(|w| (w, d.amount)))
         .collect();
-    let mut out = Backtest::default();
+    let mut out = Backtest {
+        data_fingerprint: full.data_fingerprint(),
+        ..Backtest::default()
+    };
     let mut done = 0;
     for start in quarter_starts {
         let period = Period::quarter_of(start);
@@ -370,14 +344,12 @@ async fn forecast_at(
     period: Period,
     actual: f64,
 ) -> Result<BacktestRow, BacktestError> {
-    let features = collect(
-        full,
-        &format!(
+    let features = full
+        .batch(&format!(
             "SELECT * FROM ({}) ORDER BY deal_id",
             ml::features::deal_features_sql(cutoff, ActivitySource::HistoryOnly)
-        ),
-    )
-    .await?;
+        ))
+        .await?;
     let deals = crate::scoring::forecast_deals(&features, models)?;
     // Only what was known at the cut-off.
     let known: Vec<CreatedDeal> = history
@@ -453,8 +425,30 @@ pub fn save(project: &Project, backtest: &Backtest) -> Result<std::path::PathBuf
         &project.models_dir.join(SKIPPED_FILE),
         &skipped_batch(&backtest.skipped),
     )?;
-    crate::caches::write_arrow(&path, &to_batch(&backtest.rows))?;
+    let rows = to_batch(&backtest.rows);
+    let schema = Arc::new(
+        rows.schema()
+            .as_ref()
+            .clone()
+            .with_metadata(HashMap::from([(
+                FINGERPRINT_KEY.to_string(),
+                backtest.data_fingerprint.clone(),
+            )])),
+    );
+    crate::caches::write_arrow(&path, &rows.with_schema(schema)?)?;
     Ok(path)
+}
+
+/// Schema metadata of the saved backtest naming the data it was run on.
+const FINGERPRINT_KEY: &str = "revintel.data_fingerprint";
+
+/// Whether the saved backtest was run on the data `session` holds (same
+/// sources, same as-of date): if not, its cut-offs saw other deals, and a
+/// build runs it again rather than show figures of data no longer there.
+pub fn is_current(project: &Project, session: &Session) -> bool {
+    saved(project).is_some_and(|batch| {
+        batch.schema().metadata().get(FINGERPRINT_KEY) == Some(&session.data_fingerprint())
+    })
 }
 
 /// File under the models folder listing the quarters the last backtest

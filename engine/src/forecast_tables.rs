@@ -9,7 +9,6 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, RecordBatch, StringArray, UInt64Array,
 };
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema};
 use datafusion::catalog::MemTable;
 use ml::book::ForecastBook;
@@ -58,26 +57,34 @@ async fn inputs(session: &Session) -> Result<Inputs, ScoringError> {
          WHERE d.outcome = 'won' AND d.closed_date <= DATE '{}' ORDER BY d.deal_id",
         session.as_of
     );
-    let history = format!(
-        "SELECT d.created_date, CASE WHEN d.outcome = 'won' AND d.closed_date <= DATE '{0}' THEN d.closed_date END AS won_date,
-                COALESCE(d.amount, 0.0) AS amount, {groups}
-         FROM deals d LEFT JOIN reps r ON r.rep_id = d.owner_id LEFT JOIN accounts a ON a.account_id = d.account_id
-         WHERE d.created_date <= DATE '{0}' ORDER BY d.deal_id",
-        session.as_of
-    );
-    let collect = |sql: String| async move {
-        let df = session.ctx.sql(&sql).await?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        Ok::<_, ScoringError>(concat_batches(&schema, &df.collect().await?)?)
-    };
-    let history = collect(history).await?;
+    let history = session
+        .batch(&history_sql(session.as_of, &format!(", {groups}")))
+        .await?;
     let scales = Scales::of(&created_deals(&history, None), session.as_of);
     Ok(Inputs {
-        open: collect(open).await?,
-        won: collect(won).await?,
+        open: session.batch(&open).await?,
+        won: session.batch(&won).await?,
         history,
         scales,
     })
+}
+
+/// Every deal created by `as_of`: its creation date, win date (if won by
+/// then), amount and the `groups` columns (", …", or none).
+fn history_sql(as_of: NaiveDate, groups: &str) -> String {
+    format!(
+        "SELECT d.created_date, CASE WHEN d.outcome = 'won' AND d.closed_date <= DATE '{as_of}' THEN d.closed_date END AS won_date,
+                COALESCE(d.amount, 0.0) AS amount{groups}
+         FROM deals d LEFT JOIN reps r ON r.rep_id = d.owner_id LEFT JOIN accounts a ON a.account_id = d.account_id
+         WHERE d.created_date <= DATE '{as_of}' ORDER BY d.deal_id"
+    )
+}
+
+/// Every deal's creation, win date (if won) and amount up to the session's
+/// as-of date: what the new pipeline learns from.
+pub(crate) async fn creation_history(session: &Session) -> Result<Vec<CreatedDeal>, ScoringError> {
+    let history = session.batch(&history_sql(session.as_of, "")).await?;
+    Ok(created_deals(&history, None))
 }
 
 /// The history rows (all, or the given ones) as the new pipeline reads them.

@@ -10,7 +10,6 @@ use crate::session::Session;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Array, ListBuilder, RecordBatch, StringBuilder,
 };
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::catalog::MemTable;
 use datafusion::error::DataFusionError;
@@ -217,12 +216,10 @@ pub async fn score_reusing(
     models: &Models,
     previous: Option<&RecordBatch>,
 ) -> Result<RecordBatch, ScoringError> {
-    let df = session
-        .ctx
-        .sql("SELECT * FROM deal_features ORDER BY deal_id")
+    let features = session
+        .batch("SELECT * FROM deal_features ORDER BY deal_id")
         .await?;
-    let schema: Arc<Schema> = Arc::new(df.schema().as_arrow().clone());
-    let features = concat_batches(&schema, &df.collect().await?)?;
+    let schema = features.schema();
     let Some(previous) = previous.filter(|p| same_feature_columns(p, &features)) else {
         return score_features(&features, models, session.as_of);
     };

@@ -87,6 +87,19 @@ impl Session {
         ml::trained::fingerprint(&parts)
     }
 
+    /// The whole result of `sql` as one batch (with the query's schema even
+    /// when it has no rows): for the small inputs the models and the
+    /// forecast read, never for what a user's query returns (that streams,
+    /// see `query/`).
+    pub async fn batch(&self, sql: &str) -> Result<RecordBatch, DataFusionError> {
+        let df = self.ctx.sql(sql).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        Ok(datafusion::arrow::compute::concat_batches(
+            &schema,
+            &df.collect().await?,
+        )?)
+    }
+
     /// Identifies the input data and as-of date: any change to a source
     /// file changes it.
     pub fn data_fingerprint(&self) -> String {

@@ -649,6 +649,15 @@ async fn backtest_forecasts_every_week_against_what_was_won_and_both_baselines()
     assert!(rows[0].new_pipeline > rows[12].new_pipeline);
     let batch = revintel::backtest::to_batch(rows);
     assert_eq!(batch.num_rows(), 26);
+    // Saved, it stands for this data and as-of date only: other data (here
+    // a later as-of date) has the build run it again.
+    assert!(!revintel::backtest::is_current(&project, &session));
+    revintel::backtest::save(&project, &result).unwrap();
+    assert!(revintel::backtest::is_current(&project, &session));
+    let mut later = project.clone();
+    later.as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
+    let later_session = Session::open(&later).await.unwrap();
+    assert!(!revintel::backtest::is_current(&later, &later_session));
 }
 
 /// The quarter's forecast in its parts (won, open deals, deals not created

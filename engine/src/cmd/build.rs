@@ -146,14 +146,14 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the backtest when a template reads it and none was run yet, so the
-/// briefing can state how well past forecasts held up.
+/// Runs the backtest when a template reads it and none was run yet on this
+/// data, so the briefing can state how well past forecasts held up.
 async fn ensure_backtest(
     session: &Session,
     project: &Project,
     templates: &[Template],
 ) -> anyhow::Result<()> {
-    if revintel::backtest::saved(project).is_some()
+    if revintel::backtest::is_current(project, session)
         || session.models.is_none()
         || !templates.iter().any(|t| {
             build::reads_table(t, "backtest") || build::reads_table(t, "backtest_accuracy")
@@ -162,7 +162,7 @@ async fn ensure_backtest(
         return Ok(());
     }
     tell!(
-        "revintel: no backtest yet; forecasting every week of the last {} quarters as they stood (once) …",
+        "revintel: no backtest of this data yet; forecasting every week of the last {} quarters as they stood (once) …",
         revintel::backtest::DEFAULT_QUARTERS
     );
     let quarters = revintel::backtest::DEFAULT_QUARTERS;

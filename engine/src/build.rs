@@ -163,6 +163,72 @@ pub async fn build(
     })
 }
 
+/// A one-page report built for mail: the files written, and the document,
+/// results and parameters it was rendered from (the mail's body and
+/// subject are made from these).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub built: Built,
+    pub document: reports::document::Document,
+    pub results: Results,
+    pub params: Params,
+}
+
+/// Builds `template` (which must not write one page per row) with
+/// `overrides` into `out_dir` in its own formats, keeping what it rendered.
+pub async fn build_rendered(
+    session: &Session,
+    template: &Template,
+    overrides: &[(String, String)],
+    out_dir: &Path,
+) -> Result<Rendered, BuildError> {
+    if template.front_matter().pages.is_some() {
+        return Err(TemplateError::whole_file(
+            template.path(),
+            "writes one page per row (`pages:`); a delivery sends a single report".to_string(),
+        )
+        .into());
+    }
+    let started = Instant::now();
+    let params = template.params_from_overrides(overrides)?;
+    let stem = Path::new(template.path())
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("report")
+        .to_string();
+    let context = RenderContext {
+        as_of: session.as_of,
+        page_row: None,
+    };
+    let mut run = Run::new(session);
+    let rendered = async {
+        let results = run.queries(template, &params, |_| true, true).await?;
+        let document = with_notice(
+            template::render(template, &results, &params, &context)?,
+            &run,
+        );
+        let files = write(
+            &document,
+            &out_dir.join(&stem),
+            &template.front_matter().formats,
+        )?;
+        Ok::<_, BuildError>((results, document, files))
+    }
+    .await;
+    run.deregister();
+    let (results, document, files) = rendered?;
+    Ok(Rendered {
+        built: Built {
+            template: PathBuf::from(template.path()),
+            files,
+            elapsed: started.elapsed(),
+        },
+        document,
+        results,
+        params,
+    })
+}
+
 async fn build_inner(
     run: &mut Run<'_>,
     template: &Template,

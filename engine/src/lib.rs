@@ -27,6 +27,8 @@ pub mod attach;
 pub mod backtest;
 pub mod build;
 pub mod caches;
+pub mod delivery;
+pub mod delivery_config;
 pub mod demo;
 pub mod forecast_tables;
 pub mod lazy_table;

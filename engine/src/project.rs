@@ -30,6 +30,9 @@ pub struct ConfigFile {
     pub serve: ServeConfig,
     #[serde(default)]
     pub models: ModelsConfig,
+    /// `[[deliveries]]`: reports mailed on a schedule.
+    #[serde(default)]
+    pub deliveries: Vec<crate::delivery_config::DeliverySpec>,
 }
 
 /// `[models]`: what the models may use.
@@ -113,6 +116,8 @@ pub struct Project {
     /// Leak-guard flags accepted by feature name (`[models] accept_leaks`,
     /// or `train --accept-leak`).
     pub accept_leaks: Vec<String>,
+    /// Reports mailed on a schedule (`revintel deliver`, `schedule`).
+    pub deliveries: Vec<crate::delivery_config::Delivery>,
 }
 
 impl Project {
@@ -160,6 +165,7 @@ impl Project {
             engine: crate::settings::EngineSettings::default(),
             allowed_hosts: Vec::new(),
             accept_leaks: Vec::new(),
+            deliveries: Vec::new(),
         }
     }
 
@@ -206,7 +212,15 @@ impl Project {
                 message: format!("[models] accept_leaks: {message}"),
             })?;
         }
+        let deliveries =
+            crate::delivery_config::check(file.deliveries, &root).map_err(|message| {
+                ProjectError::Parse {
+                    path: path.to_path_buf(),
+                    message,
+                }
+            })?;
         Ok(Project {
+            deliveries,
             config: Some(path.to_path_buf()),
             data_dir,
             models_dir: root.join(file.paths.models.unwrap_or_else(|| "models".into())),

@@ -24,6 +24,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 mod text;
+pub(crate) use text::safe_href;
 
 use std::io;
 use std::path::Path;

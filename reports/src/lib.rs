@@ -11,6 +11,7 @@ pub mod components;
 pub mod document;
 pub mod filters;
 pub mod html;
+pub mod mail;
 pub mod markdown;
 pub mod page_name;
 pub mod pdf;

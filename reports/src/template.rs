@@ -38,7 +38,7 @@ pub use error::TemplateError;
 pub use fences::NamedQuery;
 pub use front_matter::{FrontMatter, OutputFormat, PagesSpec, ParamValue};
 pub use render::{
-    escape_markdown, render, render_markdown, PageRow, Params, RenderContext, Results,
+    escape_markdown, render, render_line, render_markdown, PageRow, Params, RenderContext, Results,
 };
 
 use crate::results::{CellValue, QueryResult};

@@ -11,13 +11,17 @@
 //!   [`leaks`]: the leak guard on exports that give the outcome away;
 //! - [`reports`]: every shipped template built and read back (HTML parsed,
 //!   PDF through `pdftotext`); [`snapshots`]: their HTML on the tiny fixture;
-//! - [`live`]: `watch` and `serve`, with a real browser.
+//! - [`live`]: `watch` and `serve`, with a real browser;
+//! - [`deliveries`]: `deliver` and `schedule` mailing reports exactly once;
+//!   [`smtp`]: the real SMTP server (aiosmtpd) on loopback they send to, and
+//!   smoke tests proving it with lettre.
 
 // A skipped test says so on stderr.
 #![allow(clippy::print_stderr)]
 
 mod cli;
 mod common;
+mod deliveries;
 mod features;
 mod import;
 mod import_maven;
@@ -27,4 +31,5 @@ mod models;
 mod postgres;
 mod reports;
 mod slt;
+mod smtp;
 mod snapshots;

@@ -148,7 +148,7 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
 
 /// Runs the backtest when a template reads it and none was run yet on this
 /// data, so the briefing can state how well past forecasts held up.
-async fn ensure_backtest(
+pub(super) async fn ensure_backtest(
     session: &Session,
     project: &Project,
     templates: &[Template],
@@ -220,4 +220,14 @@ fn summary(built: &Built) -> String {
 
 fn kib(bytes: u64) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+/// [`ensure_backtest`] for the one template at `path` (a delivery's).
+pub(super) async fn ensure_backtest_for(
+    session: &Session,
+    project: &Project,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let template = Template::load(path)?;
+    ensure_backtest(session, project, &[template]).await
 }

@@ -4,8 +4,10 @@
 pub mod messages;
 mod backtest;
 mod build;
+mod deliver;
 mod import;
 mod repl;
+mod schedule;
 mod seed;
 mod serve;
 mod sql;
@@ -57,6 +59,10 @@ enum Command {
     Train(train::TrainArgs),
     /// Forecast past quarters as they stood and compare with what was won.
     Backtest(backtest::BacktestArgs),
+    /// Mail the configured deliveries now (--dry-run writes them to out/outbox/; --status shows the ledger).
+    Deliver(deliver::DeliverArgs),
+    /// Run in the foreground and send each delivery when its schedule is due.
+    Schedule(schedule::ScheduleArgs),
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -94,6 +100,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&project, args).await,
         Command::Train(args) => train::run(&project, args).await,
         Command::Backtest(args) => backtest::run(&project, args).await,
+        Command::Deliver(args) => deliver::run(&project, args).await,
+        Command::Schedule(args) => schedule::run(&project, args).await,
     }
 }
 
@@ -107,6 +115,7 @@ pub fn write_lock(project: &Project, command: &str) -> anyhow::Result<revintel::
     )?)
 }
 
+use build::ensure_backtest_for;
 pub use revintel::open::ModelUse;
 
 /// Opens the project's session (see `revintel::open`), showing what happens

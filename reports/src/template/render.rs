@@ -148,6 +148,40 @@ pub fn render(
     })
 }
 
+/// Renders one line of text (a mail subject) in the variables of
+/// `template`'s render: its results, parameters and `as_of`, with the same
+/// filters. Nothing is escaped, and line breaks and other control
+/// characters become spaces, so CRM text can never start a new header line.
+pub fn render_line(
+    template: &Template,
+    results: &Results,
+    params: &Params,
+    context: &RenderContext,
+    source: &str,
+) -> Result<String, String> {
+    let mut env = environment();
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_formatter(|out, state, value| {
+        if value.is_none() {
+            out.write_str(crate::filters::MISSING).map_err(Error::from)
+        } else {
+            escape_formatter(out, state, value)
+        }
+    });
+    let vars = variables(template, results, params, context).map_err(|e| e.to_string())?;
+    let text = env
+        .render_str(source, Value::from(vars))
+        .map_err(|e| match e.detail() {
+            Some(detail) => format!("{}: {detail}", e.kind()),
+            None => e.to_string(),
+        })?;
+    Ok(text
+        .split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
 /// The variables of a render: every result by name, every parameter by
 /// name and under `params`, then `title`, `as_of`, `audience` and `row`.
 fn variables(

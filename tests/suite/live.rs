@@ -14,15 +14,20 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant, SystemTime};
 
 /// A running `revintel watch`/`serve`, its stdout lines on a channel.
-struct Running {
+pub(crate) struct Running {
     child: Killed,
     lines: Receiver<String>,
-    seen: Vec<String>,
+    pub(crate) seen: Vec<String>,
 }
 
 impl Running {
-    fn start(dir: &Path, args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_revintel"))
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Running {
+        Running::start_with(Command::new(env!("CARGO_BIN_EXE_revintel")), dir, args)
+    }
+
+    /// [`Running::start`] from a prepared command (say, with its environment).
+    pub(crate) fn start_with(mut command: Command, dir: &Path, args: &[&str]) -> Running {
+        let mut child = command
             .args(args)
             .current_dir(dir)
             .stdout(Stdio::piped())
@@ -46,7 +51,7 @@ impl Running {
     }
 
     /// Waits for a line matching `pred`; returns it.
-    fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -635,4 +640,114 @@ fn a_statement_too_deep_fails_its_report_not_the_watcher() {
     watch.wait_for("a rebuilt", |l| l.starts_with("rebuilt a"));
     let html = std::fs::read_to_string(dir.path().join("out/a.html")).unwrap();
     assert!(html.contains("Marker: after."));
+}
+
+/// A project whose deals come from dated export drops in `exports/`
+/// (`opportunities-*.csv`) instead of the folder's deals.csv.
+fn drops_project() -> tempfile::TempDir {
+    let dir = project();
+    let exports = dir.path().join("exports");
+    std::fs::create_dir(&exports).unwrap();
+    std::fs::rename(
+        dir.path().join("deals.csv"),
+        exports.join("opportunities-2025-06-29.csv"),
+    )
+    .unwrap();
+    let config = dir.path().join("revintel.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[[sources.import]]\nkind = \"csv\"\nentity = \"deals\"\npath = \"exports/opportunities-*.csv\"\nsettle_seconds = 1.5\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    dir
+}
+
+/// Writes `text` to `path` slowly, the way a large export lands: a piece
+/// every 100 ms, cut mid-line, the file open throughout.
+fn write_slowly(path: &Path, text: &str) -> std::thread::JoinHandle<()> {
+    let path = path.to_path_buf();
+    let bytes = text.as_bytes().to_vec();
+    std::thread::spawn(move || {
+        let mut file = std::fs::File::create(&path).unwrap();
+        for piece in bytes.chunks(bytes.len().div_ceil(25)) {
+            file.write_all(piece).unwrap();
+            file.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
+#[test]
+fn an_export_drop_is_read_once_whole_and_rebuilds_what_reads_it() {
+    let dir = drops_project();
+    let exports = dir.path().join("exports");
+    let old = std::fs::read_to_string(exports.join("opportunities-2025-06-29.csv")).unwrap();
+    let new = format!(
+        "{old}D9,Dropped Deal,A1,R1,P1,5000.00,USD,Prospecting,Pipeline,2025-06-20,2025-09-30,,open,Inbound,New Business,2025-06-28\n"
+    );
+    let rows = new.lines().count() - 1;
+    // One-shot commands read the newest settled file and say which.
+    let o = ok(revintel(dir.path(), &["import"]));
+    assert!(o.contains("opportunities-2025-06-29.csv"), "{o}");
+    assert!(
+        o.contains("note: newest of 1 file(s) matching exports/opportunities-*.csv"),
+        "{o}"
+    );
+
+    // A drop still being written is waited for, never read half-way.
+    let writer = write_slowly(&exports.join("opportunities-2025-06-30.csv"), &new);
+    std::thread::sleep(Duration::from_millis(150));
+    let o = ok(revintel(dir.path(), &["import"]));
+    writer.join().unwrap();
+    assert!(o.contains("opportunities-2025-06-30.csv"), "{o}");
+    assert!(o.contains("newest of 2 file(s)"), "{o}");
+    let deals_row: Vec<&str> = o
+        .lines()
+        .find(|l| l.starts_with("opportunities "))
+        .unwrap_or_else(|| panic!("a row for the import: {o}"))
+        .split_whitespace()
+        .collect();
+    let rows_text = rows.to_string();
+    assert_eq!(
+        deals_row,
+        [
+            "opportunities",
+            "csv",
+            "deals",
+            rows_text.as_str(),
+            rows_text.as_str(),
+            "0"
+        ],
+        "every row of the finished file read, none rejected: {o}"
+    );
+    let sql = |q: &str| ok(revintel(dir.path(), &["sql", "-c", q, "--format", "csv"]));
+    assert_eq!(
+        sql("SELECT count(*) AS n FROM deals"),
+        format!("n\n{rows}\n")
+    );
+
+    // A live watch rebuilds when the next export lands, and reads it whole.
+    let mut watch = Running::start(dir.path(), &["watch"]);
+    started(&mut watch);
+    let newer = format!(
+        "{new}D10,Another Drop,A2,R2,P2,7000.00,USD,Prospecting,Pipeline,2025-06-25,2025-09-30,,open,Inbound,New Business,2025-06-29\n"
+    );
+    write_slowly(&exports.join("opportunities-2025-07-01.csv"), &newer)
+        .join()
+        .unwrap();
+    let line = watch.wait_for("a rebuilt with the drop", |l| {
+        l.starts_with("rebuilt a")
+            && std::fs::read_to_string(dir.path().join("out/a.html"))
+                .is_ok_and(|h| h.contains("Another Drop"))
+    });
+    assert!(line.contains("deals changed"), "{line}");
+    let html = std::fs::read_to_string(dir.path().join("out/a.html")).unwrap();
+    assert!(html.contains("Dropped Deal") && html.contains("Another Drop"));
+    assert!(
+        !watch.seen.iter().any(|l| l.starts_with("failed")),
+        "no rebuild read the drop half-way: {:?}",
+        watch.seen
+    );
+    let rejects = dir.path().join("out/rejects.csv");
+    assert!(!rejects.exists() || std::fs::read_to_string(&rejects).unwrap().lines().count() <= 1);
 }

@@ -153,6 +153,45 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Stops the server (fast shutdown); [`Server::restart`] brings it back
+    /// on the same port with the same data.
+    fn stop(&self) {
+        run(&mut self.tool(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+        ));
+    }
+
+    fn restart(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.data.display()
+        );
+        run(&mut self.tool(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-l",
+                self.data.join("log").to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        ));
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self
@@ -377,5 +416,110 @@ fn postgres_gives_the_same_tables_features_and_scores_as_csv() {
             String::from_utf8_lossy(&left.stdout).contains("2400"),
             "{timezone}"
         );
+    }
+}
+
+/// The tiny fixture's deals in PostgreSQL, the rest from its CSV files, and
+/// a template listing the deals; `extra` goes into the deals import.
+fn live_project(server: &Server, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture("tiny")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "deals.csv" {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/a.md"),
+        "---\ntitle: Deals\n---\n```sql names\nSELECT deal_id, name FROM deals ORDER BY deal_id\n```\n\n{{ table(names) }}\n",
+    )
+    .unwrap();
+    let config = dir.path().join("revintel.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[sources.import]]\nkind = \"postgres\"\nentity = \"deals\"\ntable = \"crm.deals\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"reader\"\ndbname = \"crm_live\"\n{extra}",
+        server.port
+    ));
+    std::fs::write(&config, text).unwrap();
+    dir
+}
+
+#[test]
+fn a_running_watch_follows_the_database_and_survives_it_going_away() {
+    let Some(bin) = server_binaries() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("PostgreSQL server binaries are missing under /usr/lib/postgresql in CI; .ci/run must install the postgresql package");
+        }
+        eprintln!("\n*** SKIPPED postgres test: no PostgreSQL server binaries under /usr/lib/postgresql ***\n");
+        return;
+    };
+    let server = Server::start(bin);
+    server.psql("postgres", "CREATE DATABASE crm_live");
+    server.psql("crm_live", SCHEMA);
+    server.psql(
+        "crm_live",
+        &format!(
+            "\\copy crm.deals FROM '{}' WITH (FORMAT csv, HEADER true)",
+            fixture("tiny/deals.csv").display()
+        ),
+    );
+    // Without and with a change query.
+    for extra in [
+        "refresh = \"1s\"\n",
+        "refresh = \"1s\"\nchange_query = \"SELECT max(last_activity_date), count(*) FROM crm.deals\"\n",
+    ] {
+        let dir = live_project(&server, extra);
+        let html = || std::fs::read_to_string(dir.path().join("out/a.html")).unwrap_or_default();
+        let mut watch = {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_revintel"));
+            c.env("PGPASSWORD", READER_PASSWORD)
+                .env_remove("DATABASE_URL");
+            crate::live::Running::start_with(c, dir.path(), &["watch"])
+        };
+        watch.wait_for("the first build", |l| {
+            l.starts_with("rebuilt a (first build)")
+        });
+        assert!(html().contains("Acme Core"));
+        // An UPDATE in the source table: rebuilt with the usual line.
+        server.psql(
+            "crm_live",
+            "UPDATE crm.deals SET name = 'Acme Renamed', last_activity_date = now() WHERE deal_id = 'D1'",
+        );
+        let line = watch.wait_for("the rebuild after the UPDATE", |l| {
+            l.starts_with("rebuilt a")
+        });
+        assert!(line.contains("deals changed"), "{line}");
+        assert!(html().contains("Acme Renamed"), "{extra}");
+        // An INSERT too.
+        server.psql(
+            "crm_live",
+            "INSERT INTO crm.deals SELECT 'D99', 'Inserted Deal', account_id, owner_id, product_id, amount, currency, stage, forecast_category, created_date, close_date, closed_date, outcome, lead_source, deal_type, last_activity_date FROM crm.deals WHERE deal_id = 'D1'",
+        );
+        watch.wait_for("the rebuild after the INSERT", |l| {
+            l.starts_with("rebuilt a")
+        });
+        assert!(html().contains("Inserted Deal"));
+        // The server goes away: the error is shown, the last outputs stay.
+        let before = html();
+        server.stop();
+        let failed = watch.wait_for("the failure", |l| l.starts_with("failed *"));
+        assert!(failed.contains("last good outputs stay"), "{failed}");
+        assert_eq!(html(), before);
+        // Back again: the error clears by itself.
+        server.restart();
+        watch.wait_for("the error cleared", |l| l.starts_with("cleared *"));
+        server.psql("crm_live", "DELETE FROM crm.deals WHERE deal_id = 'D99'");
+        watch.wait_for("the rebuild after the DELETE", |l| {
+            l.starts_with("rebuilt a")
+        });
+        assert!(!html().contains("Inserted Deal"));
+        server.psql(
+            "crm_live",
+            "UPDATE crm.deals SET name = 'Acme Core', last_activity_date = now() WHERE deal_id = 'D1'",
+        );
+        watch.wait_for("the rebuild after the UPDATE back", |l| {
+            l.starts_with("rebuilt a")
+        });
     }
 }

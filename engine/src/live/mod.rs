@@ -19,6 +19,7 @@
 //! together for `revintel watch` and `revintel serve` in [`run`]. The
 //! commands only parse their arguments.
 
+pub mod db_watch;
 pub mod inputs;
 pub mod run;
 pub mod server;
@@ -158,7 +159,13 @@ impl Places {
                 .sources
                 .files()
                 .iter()
-                .map(|f| canonical(f))
+                .map(|f| match (f.parent(), f.file_name()) {
+                    // A pattern names no file: its folder is made canonical.
+                    (Some(dir), Some(name)) if crate::sources::drops::is_pattern(f) => {
+                        canonical(dir).join(name)
+                    }
+                    _ => canonical(f),
+                })
                 .collect(),
             loaded: Places::loaded(session),
         }
@@ -331,7 +338,13 @@ impl Live {
             return (name.ends_with(".txt") || name.ends_with(".json") || name.ends_with(".arrow"))
                 .then_some(Change::Models);
         }
-        let is_source = places.configured.contains(&file) || places.loaded.contains(&file);
+        // A new file matching an import's pattern (an export drop) is data too.
+        let is_source = places.configured.contains(&file)
+            || places.loaded.contains(&file)
+            || places
+                .configured
+                .iter()
+                .any(|c| crate::sources::drops::matches(c, &file));
         let in_data = places.data.as_ref() == Some(&parent)
             && (name.ends_with(".csv") || name.ends_with(".parquet"));
         (is_source || in_data).then_some(Change::Data)

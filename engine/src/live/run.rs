@@ -6,6 +6,7 @@
 //! Nothing here prints: what happens is told through [`Event`]s, and the
 //! command decides how to show them.
 
+use super::db_watch::{DbEvent, DbWatch};
 use super::server::{self, HostPolicy, Limits, PageEvent, ServerState};
 use super::watcher::Watcher;
 use super::{Change, Live, LiveError, Rebuild};
@@ -76,8 +77,8 @@ pub async fn watch(
     options: Options,
     events: &dyn Fn(Event<'_>),
 ) -> Result<(), RunError> {
-    let live = start(project, options, events).await?;
-    rebuild_loop(live, events, &|_, _| {}).await
+    let (live, databases) = start(project, options, events).await?;
+    rebuild_loop(live, databases, events, &|_, _| {}).await
 }
 
 /// [`watch`], serving `out/` with live reload beside it.
@@ -87,7 +88,7 @@ pub async fn serve(
     serve: ServeOptions,
     events: &dyn Fn(Event<'_>),
 ) -> Result<(), RunError> {
-    let live = start(project, options, events).await?;
+    let (live, databases) = start(project, options, events).await?;
     let limits = Limits::default();
     let state = ServerState::new(project.out_dir.clone(), live.reports(), &limits);
     let listener = tokio::net::TcpListener::bind((serve.host, serve.port))
@@ -106,7 +107,7 @@ pub async fn serve(
         HostPolicy::new(address, &serve.allowed_hosts),
     );
     let server = tokio::spawn(server::serve(listener, app, limits));
-    let result = rebuild_loop(live, events, &|live, rebuilt| {
+    let result = rebuild_loop(live, databases, events, &|live, rebuilt| {
         let changed = rebuilt
             .iter()
             .map(|rebuild| PageEvent {
@@ -122,15 +123,17 @@ pub async fn serve(
     result
 }
 
-/// Opens the project and builds every report once, under the write lock.
+/// Opens the project and builds every report once, under the write lock;
+/// with its database sources to refresh.
 async fn start(
     project: &Project,
     options: Options,
     events: &dyn Fn(Event<'_>),
-) -> Result<Live, RunError> {
+) -> Result<(Live, DbWatch), RunError> {
     let lock = ProjectLock::acquire(project, "watch", &mut |m| {
         events(Event::Note(m.to_string()))
     })?;
+    let mut databases = DbWatch::of(project).await;
     let opened = Live::open(
         project.clone(),
         options.only,
@@ -149,7 +152,18 @@ async fn start(
         events(Event::Warning(warning));
     }
     events(Event::Rebuilt(&first));
-    Ok(live)
+    databases.loaded(&loaded_fingerprints(&live));
+    Ok((live, databases))
+}
+
+/// What the last load read, by source name, with its fingerprint.
+fn loaded_fingerprints(live: &Live) -> Vec<(String, String)> {
+    live.session
+        .load
+        .files
+        .iter()
+        .map(|f| (f.source.clone(), f.fingerprint.clone()))
+        .collect()
 }
 
 /// Watches the project's files and rebuilds on every batch of changes;
@@ -157,6 +171,7 @@ async fn start(
 /// loaded after the log line shows the new state).
 async fn rebuild_loop(
     mut live: Live,
+    mut databases: DbWatch,
     events: &dyn Fn(Event<'_>),
     published: &dyn Fn(&Live, &[Rebuild]),
 ) -> Result<(), RunError> {
@@ -164,26 +179,33 @@ async fn rebuild_loop(
     let mut watcher = Watcher::new(&watched)?;
     events(Event::Watching(&watched));
     loop {
-        let batch = tokio::select! {
-            batch = watcher.next() => batch,
+        let mut changes: BTreeSet<Change> = BTreeSet::new();
+        tokio::select! {
+            batch = watcher.next() => {
+                let Some(batch) = batch else {
+                    return Ok(());
+                };
+                for e in batch.errors {
+                    events(Event::Warning(format!("watching: {e}")));
+                }
+                changes.extend(batch.paths.iter().filter_map(|p| live.classify(p)));
+                if batch.rescan {
+                    events(Event::Warning(
+                        "watching: file events were lost; reloading everything".into(),
+                    ));
+                    changes.insert(Change::Config);
+                }
+            }
+            // A database source changed, failed or answers again: reloading
+            // is what shows it (new tables, the error kept on the pages, or
+            // the error cleared).
+            event = databases.next() => {
+                if let DbEvent::Failed(name, error) = &event {
+                    events(Event::Warning(format!("{name}: {error}; retrying")));
+                }
+                changes.insert(Change::Data);
+            }
             _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let Some(batch) = batch else {
-            return Ok(());
-        };
-        for e in batch.errors {
-            events(Event::Warning(format!("watching: {e}")));
-        }
-        let mut changes: BTreeSet<Change> = batch
-            .paths
-            .iter()
-            .filter_map(|p| live.classify(p))
-            .collect();
-        if batch.rescan {
-            events(Event::Warning(
-                "watching: file events were lost; reloading everything".into(),
-            ));
-            changes.insert(Change::Config);
         }
         if changes.is_empty() {
             continue;
@@ -213,6 +235,11 @@ async fn rebuild_loop(
         if !rebuilt.is_empty() {
             published(&live, &rebuilt);
             events(Event::Rebuilt(&rebuilt));
+        }
+        if changes.contains(&Change::Config) {
+            // The sources may be others now.
+            databases = DbWatch::of(live.project()).await;
+            databases.loaded(&loaded_fingerprints(&live));
         }
         // A new config can move the templates, data or models.
         if live.watched() != watched {

@@ -91,6 +91,42 @@ pub struct ImportSpec {
     pub password_env: Option<String>,
     /// Time zone in which PostgreSQL timestamps are cut to days (default UTC).
     pub timezone: Option<String>,
+    /// A `path` with wildcards reads the newest match: by `name` (default)
+    /// or by time `modified` (see [`super::drops`]).
+    pub newest: Option<String>,
+    /// Seconds a matched file must hold still before it is read (default 1).
+    pub settle_seconds: Option<f64>,
+    /// PostgreSQL: how often `watch` and `serve` check for changes
+    /// (`"30s"`, `"5m"`, `"1h"`).
+    pub refresh: Option<String>,
+    /// PostgreSQL: a cheap query whose result changes when the rows do
+    /// (`SELECT max(last_modified), count(*) FROM crm.opportunities`);
+    /// without it a refresh reads the rows and compares their hash.
+    pub change_query: Option<String>,
+}
+
+/// `"90s"`, `"5m"`, `"1h"`, `"1d"` (or bare seconds) as a duration.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as \"30s\", \"5m\" or \"1h\""))?;
+    let seconds = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        _ => return Err(format!("`{text}`: the unit must be ms, s, m, h or d")),
+    };
+    if !(0.1..=7.0 * 86400.0).contains(&seconds) {
+        return Err(format!("`{text}`: use 100ms to 7d"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// An import ready to run: its mapping resolved and paths absolute.
@@ -103,6 +139,8 @@ pub struct ResolvedImport {
     pub mapping: Mapping,
     /// The entity its rows are read as.
     pub entity: Entity,
+    /// For a path with wildcards: which file it chose, out of how many.
+    pub chosen: Option<String>,
 }
 
 impl ImportSpec {
@@ -137,6 +175,18 @@ impl ImportSpec {
                 "table, query and connection settings belong to postgres imports, not {}",
                 self.kind.as_str()
             )));
+        }
+        if is_file && (self.refresh.is_some() || self.change_query.is_some()) {
+            return Err(bad(format!(
+                "`refresh` and `change_query` belong to postgres imports; a {} import is watched as a file",
+                self.kind.as_str()
+            )));
+        }
+        if self.change_query.is_some() && self.refresh.is_none() {
+            return Err(bad("`change_query` needs a `refresh` interval".into()));
+        }
+        if let Some(r) = &self.refresh {
+            parse_duration(r).map_err(|e| bad(format!("refresh: {e}")))?;
         }
         if !is_file && self.table.is_some() == self.query.is_some() {
             return Err(bad(
@@ -207,12 +257,46 @@ impl ImportSpec {
                 )));
             }
         }
+        let mut path = self.path.as_ref().map(|p| root.join(p));
+        let mut chosen = None;
+        if (self.newest.is_some() || self.settle_seconds.is_some())
+            && !path.as_deref().is_some_and(super::drops::is_pattern)
+        {
+            return Err(bad(
+                "`newest` and `settle_seconds` go with a `path` that has wildcards".into(),
+            ));
+        }
+        if let Some(pattern) = path.clone().filter(|p| super::drops::is_pattern(p)) {
+            let newest = match self.newest.as_deref() {
+                None | Some("name") => super::drops::Newest::ByName,
+                Some("modified") => super::drops::Newest::ByModified,
+                Some(other) => {
+                    return Err(bad(format!(
+                        "newest = {other:?}: use \"name\" or \"modified\""
+                    )))
+                }
+            };
+            let settle = match self.settle_seconds {
+                None => std::time::Duration::from_secs(1),
+                Some(s) if (0.0..=600.0).contains(&s) => std::time::Duration::from_secs_f64(s),
+                Some(s) => return Err(bad(format!("settle_seconds = {s}: use 0 to 600"))),
+            };
+            let (file, count) = super::drops::pick(&pattern, newest, settle, config)?;
+            chosen = Some(format!(
+                "newest of {count} file(s) matching {}",
+                self.path
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            ));
+            path = Some(file);
+        }
         Ok(ResolvedImport {
             name: self.label(),
-            path: self.path.as_ref().map(|p| root.join(p)),
+            path,
             spec: self.clone(),
             mapping,
             entity,
+            chosen,
         })
     }
 
@@ -222,7 +306,18 @@ impl ImportSpec {
             return n.clone();
         }
         if let Some(stem) = self.path.as_ref().and_then(|p| p.file_stem()) {
-            return stem.to_string_lossy().into_owned();
+            // `opportunities-*` reads as `opportunities`.
+            let stem = stem.to_string_lossy();
+            let plain = stem
+                .split(['*', '?', '['])
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(['-', '_', '.', ' ']);
+            return if plain.is_empty() {
+                stem.into_owned()
+            } else {
+                plain.to_string()
+            };
         }
         if let Some(t) = &self.table {
             return t.clone();
@@ -234,6 +329,19 @@ impl ImportSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refresh_intervals_read_as_durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("8d").is_err());
+    }
 
     fn spec(toml_text: &str) -> ImportSpec {
         toml::from_str(toml_text).unwrap()

@@ -138,6 +138,7 @@ pub async fn load_sources(
             match read_import(&mut reader, import, &ctx).await {
                 Ok((mut load, history)) => {
                     load.source = import.name.clone();
+                    load.notes.extend(import.chosen.clone());
                     loads.push(load);
                     if let Some((rows, mut hload)) = history {
                         hload.source = import.name.clone();

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod csv_file;
 pub mod derive;
+pub mod drops;
 pub mod encoding;
 pub mod entities;
 mod fields;

@@ -145,12 +145,9 @@ fn table_sql(table: &str) -> Result<String, String> {
     }
 }
 
-/// Reads the import's table or query into `reader` and returns its report.
-pub async fn read_postgres<'m>(
-    reader: &mut TableReader<'m>,
-    import: &'m ResolvedImport,
-    ctx: &ReadContext<'_>,
-) -> Result<FileLoad, SourceError> {
+/// The rows of `sql` as CSV with a header, read in a read-only
+/// transaction, and the connection's label; `import` says where to connect.
+async fn fetch(import: &ResolvedImport, sql: &str) -> Result<(Vec<u8>, Connection), SourceError> {
     let spec = &import.spec;
     let config_err = |message: String| SourceError::Postgres {
         source_label: format!("[[sources.import]] {}", import.name),
@@ -162,13 +159,12 @@ pub async fn read_postgres<'m>(
         source_label: label.clone(),
         message: match e.as_db_error() {
             Some(db) => format!("{what}: {}", db.message()),
-            None => format!("{what}: {e}"),
+            // The cause ("Connection refused") is in the source chain.
+            None => match std::error::Error::source(&e) {
+                Some(cause) => format!("{what}: {e}: {cause}"),
+                None => format!("{what}: {e}"),
+            },
         },
-    };
-    let sql = match (&spec.table, &spec.query) {
-        (Some(t), _) => table_sql(t).map_err(config_err)?,
-        (None, Some(q)) => q.trim().trim_end_matches(';').to_string(),
-        (None, None) => unreachable!("resolve() requires a table or a query"),
     };
     let (client, driver) = conn
         .config
@@ -198,7 +194,45 @@ pub async fn read_postgres<'m>(
     client.batch_execute("ROLLBACK").await.ok();
     drop(client);
     driver.abort();
+    Ok((bytes, conn))
+}
 
+/// The import's own SQL: its table or its query.
+fn import_sql(import: &ResolvedImport) -> Result<String, SourceError> {
+    let spec = &import.spec;
+    match (&spec.table, &spec.query) {
+        (Some(t), _) => table_sql(t).map_err(|message| SourceError::Postgres {
+            source_label: format!("[[sources.import]] {}", import.name),
+            message,
+        }),
+        (None, Some(q)) => Ok(q.trim().trim_end_matches(';').to_string()),
+        (None, None) => Err(SourceError::Postgres {
+            source_label: format!("[[sources.import]] {}", import.name),
+            message: "needs a `table` or a `query`".into(),
+        }),
+    }
+}
+
+/// What a refresh compares: the fingerprint of the import's `change_query`
+/// result when it has one (cheap: `max(updated_at), count(*)`), else of its
+/// rows — the very fingerprint a load of them records.
+pub async fn change_fingerprint(import: &ResolvedImport) -> Result<String, SourceError> {
+    let sql = match &import.spec.change_query {
+        Some(q) => q.trim().trim_end_matches(';').to_string(),
+        None => import_sql(import)?,
+    };
+    let (bytes, conn) = fetch(import, &sql).await?;
+    Ok(ml::trained::fingerprint(&[conn.label.as_bytes(), &bytes]))
+}
+
+/// Reads the import's table or query into `reader` and returns its report.
+pub async fn read_postgres<'m>(
+    reader: &mut TableReader<'m>,
+    import: &'m ResolvedImport,
+    ctx: &ReadContext<'_>,
+) -> Result<FileLoad, SourceError> {
+    let sql = import_sql(import)?;
+    let (bytes, conn) = fetch(import, &sql).await?;
     let path = PathBuf::from(&conn.label);
     let fingerprint = ml::trained::fingerprint(&[conn.label.as_bytes(), &bytes]);
     let mut csv = csv::ReaderBuilder::new()

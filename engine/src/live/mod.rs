@@ -289,7 +289,15 @@ impl Live {
         ];
         paths.extend(self.project.sources.folder.clone());
         let configured = self.project.sources.files();
-        let loaded = self.session.load.files.iter().map(|f| f.file.clone());
+        // A database source's "file" is its connection label: nothing to watch
+        // there (it is checked on its refresh interval, see `db_watch`).
+        let loaded = self
+            .session
+            .load
+            .files
+            .iter()
+            .map(|f| f.file.clone())
+            .filter(|f| !f.to_string_lossy().starts_with("postgres://"));
         for file in configured.into_iter().chain(loaded) {
             if let Some(parent) = file.parent() {
                 paths.push(parent.to_path_buf());

@@ -127,6 +127,15 @@ fn demo(deliveries: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The delivery of the `deal_list` test template to `to` through `server`
+/// (`smtp_extra`: more keys for its `[deliveries.smtp]` table).
+fn deals_to(to: &str, server: &SmtpServer, smtp_extra: &str) -> String {
+    format!(
+        "[[deliveries]]\nname = \"deals\"\ntemplate = \"deal_list\"\nfrom = \"revintel@example.com\"\nto = [\"{to}\"]\n{}",
+        smtp_table(server, smtp_extra)
+    )
+}
+
 /// A `[deliveries.smtp]` table for `server` (plain unless it has TLS).
 fn smtp_table(server: &SmtpServer, extra: &str) -> String {
     let security = match server.ca_pem_path() {
@@ -500,10 +509,7 @@ fn rejected_recipients_and_a_server_that_is_down_are_reported_and_retried() {
     };
     let dir = tiny(
         "Acme Core",
-        &format!(
-            "[[deliveries]]\nname = \"deals\"\ntemplate = \"deal_list\"\nfrom = \"revintel@example.com\"\nto = [\"gone@example.com\"]\n{}",
-            smtp_table(&server, "attempts = 3\n")
-        ),
+        &deals_to("gone@example.com", &server, "attempts = 3\n"),
     );
     let o = revintel(dir.path(), &["deliver"]);
     assert!(!o.status.success());
@@ -563,10 +569,7 @@ fn rejected_recipients_and_a_server_that_is_down_are_reported_and_retried() {
     };
     let again = tiny(
         "Acme Core",
-        &format!(
-            "[[deliveries]]\nname = \"deals\"\ntemplate = \"deal_list\"\nfrom = \"revintel@example.com\"\nto = [\"ops@example.com\"]\n{}",
-            smtp_table(&busy, "attempts = 3\n")
-        ),
+        &deals_to("ops@example.com", &busy, "attempts = 3\n"),
     );
     let o = revintel(again.path(), &["deliver"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -608,13 +611,7 @@ fn a_kill_9_during_a_send_neither_loses_nor_duplicates_it() {
     }) else {
         return;
     };
-    let dir = tiny(
-        "Acme Core",
-        &format!(
-            "[[deliveries]]\nname = \"deals\"\ntemplate = \"deal_list\"\nfrom = \"revintel@example.com\"\nto = [\"ops@example.com\"]\n{}",
-            smtp_table(&server, "")
-        ),
-    );
+    let dir = tiny("Acme Core", &deals_to("ops@example.com", &server, ""));
     // Killed mid-transaction (before the message was handed over).
     kill_while_held(dir.path(), || server.holding_rcpt());
     assert_eq!(
@@ -644,13 +641,7 @@ fn a_kill_9_during_a_send_neither_loses_nor_duplicates_it() {
     }) else {
         return;
     };
-    let dir = tiny(
-        "Acme Core",
-        &format!(
-            "[[deliveries]]\nname = \"deals\"\ntemplate = \"deal_list\"\nfrom = \"revintel@example.com\"\nto = [\"ops@example.com\"]\n{}",
-            smtp_table(&late, "")
-        ),
-    );
+    let dir = tiny("Acme Core", &deals_to("ops@example.com", &late, ""));
     kill_while_held(dir.path(), || late.holding());
     std::fs::remove_file(&data_hold).unwrap();
     late.wait_for(1, Duration::from_secs(30));

@@ -94,24 +94,7 @@ impl Server {
                 pwfile.to_str().unwrap(),
             ],
         ));
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            server.port,
-            server.data.display()
-        );
-        run(&mut server.tool(
-            "pg_ctl",
-            &[
-                "-D",
-                server.data.to_str().unwrap(),
-                "-o",
-                &options,
-                "-l",
-                server.data.join("log").to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        ));
+        server.restart();
         server
     }
 
@@ -155,7 +138,8 @@ impl Server {
 
 impl Server {
     /// Stops the server (fast shutdown); [`Server::restart`] brings it back
-    /// on the same port with the same data.
+    /// on the same port with the same data (and [`Server::start`] starts it
+    /// the first time).
     fn stop(&self) {
         run(&mut self.tool(
             "pg_ctl",
@@ -170,6 +154,7 @@ impl Server {
         ));
     }
 
+    /// `pg_ctl start` on the server's port and data, waiting until it is up.
     fn restart(&self) {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",

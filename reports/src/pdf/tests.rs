@@ -272,10 +272,22 @@ fn empty_and_degenerate_blocks_do_not_panic() {
 
 #[test]
 fn output_is_deterministic() {
+    // One options value for both renders: the default is dated now, and two
+    // renders on either side of a second's turn rightly differ in their dates.
     let doc = sample_document(10);
-    let a = render_pdf(&doc, &PdfOptions::default()).expect("renders");
-    let b = render_pdf(&doc, &PdfOptions::default()).expect("renders");
+    let options = PdfOptions {
+        created: 1_751_241_600,
+        ..PdfOptions::default()
+    };
+    let a = render_pdf(&doc, &options).expect("renders");
+    let b = render_pdf(&doc, &options).expect("renders");
     assert!(a == b, "two renders of one document differ");
+    let later = PdfOptions {
+        created: options.created + 1,
+        ..PdfOptions::default()
+    };
+    let c = render_pdf(&doc, &later).expect("renders");
+    assert!(a != c, "the creation date is written into the file");
     let trailer = String::from_utf8_lossy(&a[a.len() - 300..]).into_owned();
     assert!(
         trailer.contains("/ID[("),

@@ -37,6 +37,7 @@ pub mod lock;
 pub mod models;
 pub mod open;
 pub mod output;
+pub mod pg;
 pub mod pipeline_changes;
 pub mod project;
 pub mod quality;

@@ -60,6 +60,12 @@ fn reads_only(statement: &Statement) -> bool {
     )
 }
 
+/// [`check`] for a statement parsed by plain sqlparser (the PostgreSQL
+/// endpoint parses with PostgreSQL's dialect).
+pub fn check_statement(statement: &Statement) -> Result<(), Refusal> {
+    check_sql(statement)
+}
+
 fn check_sql(statement: &Statement) -> Result<(), Refusal> {
     // The visitor sees the statement itself first, then every nested one:
     // `EXPLAIN ANALYZE DELETE …`, `WITH x AS (…) INSERT …`, `SELECT … INTO t`.

@@ -112,3 +112,30 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1 and its key,
+/// written into `dir` by the `openssl` CLI: (cert.pem, key.pem).
+pub fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // Not a CA: rustls (webpki) refuses a CA certificate as the
+        // server's own (CaUsedAsEndEntity).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl CLI runs (it makes the test certificate)");
+    assert!(
+        o.status.success(),
+        "openssl req failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (cert, key)
+}

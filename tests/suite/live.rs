@@ -90,7 +90,7 @@ const B: &str = "---\ntitle: Reps\n---\n```sql reps_list\nSELECT rep_id, name FR
 const C: &str = "---\ntitle: History\n---\n```sql steps\nSELECT stage, count(*) AS n FROM stage_history GROUP BY stage ORDER BY stage\n```\n\n{{ table(steps) }}\n";
 
 /// A copy of the tiny fixture with templates a (deals), b (reps), c (stage history).
-fn project() -> tempfile::TempDir {
+pub(crate) fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(fixture("tiny")).unwrap() {
         let path = entry.unwrap().path();

@@ -12,6 +12,7 @@
 //! - [`reports`]: every shipped template built and read back (HTML parsed,
 //!   PDF through `pdftotext`); [`snapshots`]: their HTML on the tiny fixture;
 //! - [`live`]: `watch` and `serve`, with a real browser;
+//! - [`pg`]: the PostgreSQL endpoint with psql, psycopg and tokio-postgres;
 //! - [`deliveries`]: `deliver` and `schedule` mailing reports exactly once;
 //!   [`smtp`]: the real SMTP server (aiosmtpd) on loopback they send to, and
 //!   smoke tests proving it with lettre.
@@ -28,6 +29,7 @@ mod import_maven;
 mod leaks;
 mod live;
 mod models;
+mod pg;
 mod postgres;
 mod reports;
 mod slt;

@@ -10,7 +10,7 @@
 //! CI; `.ci/run` installs it. The smoke tests below prove the harness with
 //! lettre, the client the engine sends with.
 
-use crate::common::fixture;
+use crate::common::{fixture, self_signed_certificate};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -116,27 +116,7 @@ impl SmtpServer {
 
         let mut ca = None;
         if let Some(tls) = &opts.tls {
-            let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
-            let o = Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args(["-subj", "/CN=localhost"])
-                .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-                // Not a CA: rustls (webpki) refuses a CA certificate as the
-                // server's own (CaUsedAsEndEntity).
-                .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-                .arg("-keyout")
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert)
-                .output()
-                .expect("the openssl CLI runs (it makes the test certificate)");
-            assert!(
-                o.status.success(),
-                "openssl req failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
+            let (cert, key) = self_signed_certificate(tmp.path());
             cmd.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
             if matches!(tls, Tls::Wrapper) {
                 cmd.arg("--smtps");

@@ -6,6 +6,7 @@ mod backtest;
 mod build;
 mod deliver;
 mod import;
+mod pg;
 mod repl;
 mod schedule;
 mod seed;
@@ -55,6 +56,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Query the pipeline with SQL: one-shot (-c, -f) or an interactive shell.
     Sql(sql::SqlArgs),
+    /// Serve the pipeline to PostgreSQL clients (psql, DBeaver, notebooks) on 127.0.0.1:5433.
+    Pg(pg::PgArgs),
     /// Train the win-probability and time-to-close models and report their quality.
     Train(train::TrainArgs),
     /// Forecast past quarters as they stood and compare with what was won.
@@ -98,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(&project, args).await,
         Command::Watch(args) => watch::run(&project, args).await,
         Command::Serve(args) => serve::run(&project, args).await,
+        Command::Pg(args) => pg::run(&project, args).await,
         Command::Train(args) => train::run(&project, args).await,
         Command::Backtest(args) => backtest::run(&project, args).await,
         Command::Deliver(args) => deliver::run(&project, args).await,

@@ -20,6 +20,12 @@ pub struct ServeArgs {
     /// are always answered; anything else gets 403.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// Also serve PostgreSQL clients (psql, DBeaver, notebooks) on this port
+    /// (5433 when given without one), the tables following every rebuild.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "5433")]
+    pg: Option<u16>,
+    #[command(flatten)]
+    pg_server: super::pg::PgServerArgs,
     #[command(flatten)]
     reports: ReportArgs,
 }
@@ -34,10 +40,15 @@ pub async fn run(project: &Project, args: ServeArgs) -> anyhow::Result<ExitCode>
     }
     let mut allowed_hosts = project.allowed_hosts.clone();
     allowed_hosts.extend(args.allow_host.iter().cloned());
+    let pg = match args.pg {
+        Some(port) => Some((port, args.pg_server.options(project)?)),
+        None => None,
+    };
     let serve = ServeOptions {
         host: args.host,
         port: args.port,
         allowed_hosts,
+        pg,
     };
     let options = super::watch::options(&args.reports);
     run::serve(project, options, serve, &super::watch::tell).await?;

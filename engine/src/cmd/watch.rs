@@ -46,6 +46,11 @@ pub fn tell(event: Event<'_>) {
             }
         }
         Event::Serving(address) => say!("serving http://{address}/"),
+        Event::ServingPg(address) => say!(
+            "serving PostgreSQL clients on {address}: psql \"host={} port={} dbname=revintel\"",
+            address.ip(),
+            address.port()
+        ),
         Event::Watching(folders) => say!(
             "watching {} (Ctrl-C to stop)",
             folders

@@ -35,6 +35,9 @@ pub struct ServeOptions {
     pub port: u16,
     /// Host names to answer besides loopback and the bound address.
     pub allowed_hosts: Vec<String>,
+    /// Also serve PostgreSQL clients on this port of the same host, the
+    /// tables following every rebuild (see `crate::pg`).
+    pub pg: Option<(u16, crate::pg::PgOptions)>,
 }
 
 /// Something to tell the user.
@@ -44,6 +47,8 @@ pub enum Event<'a> {
     Rebuilt(&'a [Rebuild]),
     /// Serving on this address.
     Serving(SocketAddr),
+    /// Serving PostgreSQL clients on this address.
+    ServingPg(SocketAddr),
     /// Watching these folders (again, after the config moved them).
     Watching(&'a [PathBuf]),
     /// Opening the project: a step that may take a while.
@@ -57,6 +62,8 @@ pub enum Event<'a> {
 pub enum RunError {
     #[error("starting the live rebuild: {0}")]
     Start(#[from] LiveError),
+    #[error(transparent)]
+    Pg(#[from] crate::pg::PgError),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
@@ -107,7 +114,24 @@ pub async fn serve(
         HostPolicy::new(address, &serve.allowed_hosts),
     );
     let server = tokio::spawn(server::serve(listener, app, limits));
+    let endpoint = match &serve.pg {
+        Some((port, options)) => {
+            let listener = crate::pg::bind(serve.host, *port).await?;
+            let endpoint = crate::pg::Endpoint::start(listener, &live.session, options)?;
+            events(Event::ServingPg(endpoint.address));
+            Some(endpoint)
+        }
+        None => None,
+    };
     let result = rebuild_loop(live, databases, events, &|live, rebuilt| {
+        if let Some(endpoint) = &endpoint {
+            // New queries read the rebuilt tables; running ones finish on theirs.
+            if let Err(e) = endpoint.publish(&live.session) {
+                events(Event::Warning(format!(
+                    "PostgreSQL clients keep the previous tables: {e}"
+                )));
+            }
+        }
         let changed = rebuilt
             .iter()
             .map(|rebuild| PageEvent {

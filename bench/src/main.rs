@@ -17,13 +17,16 @@
 //! * with `--reports`, only the weekly briefing's render (see `reports`);
 //! * with `--import`, only the import of a 1,000,000-row Salesforce export
 //!   (see `import`);
-//! * with `--stream`, only streaming a 25,000,000-row result as CSV (see `stream`).
+//! * with `--stream`, only streaming a 25,000,000-row result as CSV (see `stream`);
+//! * with `--pg`, only the PostgreSQL endpoint: latency with 1 and 50 clients,
+//!   and streaming against PostgreSQL itself (see `pg`).
 
 // A benchmark's figures are its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod child;
 mod import;
+mod pg;
 mod reports;
 mod stream;
 
@@ -58,6 +61,9 @@ pub struct BenchArgs {
     /// Only the streaming benchmark (`sql --format csv` of a 25M-row join).
     #[arg(long)]
     stream: bool,
+    /// Only the PostgreSQL endpoint benchmark (see `bench/src/pg.rs`).
+    #[arg(long)]
+    pg: bool,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -100,6 +106,11 @@ async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let runs = args.runs.max(1);
     if args.reports {
         reports::run(&exe, &scratch, runs).await?;
+        std::fs::remove_dir_all(&scratch).ok();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.pg {
+        pg::run(&exe, &scratch, runs).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }

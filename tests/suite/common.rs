@@ -139,3 +139,13 @@ pub fn self_signed_certificate(dir: &Path) -> (PathBuf, PathBuf) {
     );
     (cert, key)
 }
+
+/// A loopback port held without listening: connecting to it is refused
+/// (nothing listens there), and nothing else can take it until the socket
+/// is dropped.
+pub fn reserved_port() -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (port, socket)
+}

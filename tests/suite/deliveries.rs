@@ -4,7 +4,7 @@
 //! failures reported as what they are, one version per audience, and
 //! exactly-once across restarts and a kill -9.
 
-use crate::common::{fixture, free_port, repo, revintel, stderr, stdout, Killed};
+use crate::common::{fixture, repo, reserved_port, revintel, stderr, stdout, Killed};
 use crate::smtp::{Received, SmtpOptions, SmtpServer, Tls};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -526,7 +526,7 @@ fn rejected_recipients_and_a_server_that_is_down_are_reported_and_retried() {
     assert!(server.received().is_empty());
 
     // A server that is down: every attempt made, with backoff, then reported.
-    let port = free_port();
+    let (port, reservation) = reserved_port();
     let down = tiny(
         "Acme Core",
         &format!(
@@ -548,6 +548,7 @@ fn rejected_recipients_and_a_server_that_is_down_are_reported_and_retried() {
         (Some("failed"), Some(3))
     );
     // Up again: sent once, the earlier attempts counted.
+    drop(reservation);
     let Some(up) = SmtpServer::start_on(port, SmtpOptions::default()) else {
         return;
     };

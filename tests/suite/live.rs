@@ -87,7 +87,7 @@ impl Running {
 
 const A: &str = "---\ntitle: Deals\n---\n```sql names\nSELECT deal_id, name FROM deals ORDER BY deal_id\n```\n\nMarker: start.\n\n{{ table(names) }}\n";
 const B: &str = "---\ntitle: Reps\n---\n```sql reps_list\nSELECT rep_id, name FROM reps ORDER BY rep_id\n```\n\n{{ table(reps_list) }}\n";
-const C: &str = "---\ntitle: History\n---\n```sql steps\nSELECT stage, count(*) AS n FROM stage_history GROUP BY stage ORDER BY stage\n```\n\n{{ table(steps) }}\n";
+const C: &str = "---\ntitle: History\n---\n```sql steps\nSELECT stage, count(*) AS n, sum(amount) AS amount FROM stage_history GROUP BY stage ORDER BY stage\n```\n\n{{ table(steps) }}\n";
 
 /// A copy of the tiny fixture with templates a (deals), b (reps), c (stage history).
 pub(crate) fn project() -> tempfile::TempDir {
@@ -206,7 +206,8 @@ fn a_change_rebuilds_only_the_reports_that_read_it() {
     );
     let again = rebuilt_alone(&mut watch, dir.path(), &after, "c", "template changed");
 
-    // Stage history: only c reads it.
+    // Stage history: only c reads it (and shows the amount, so its output
+    // differs in content, not only in its files' times).
     edit(
         &dir.path().join("stage_history.csv"),
         "D5,Prospecting,2025-06-02,,8000.00",
@@ -531,7 +532,9 @@ async fn a_served_page_updates_itself_in_a_real_browser() {
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let mut client = None;
-    for _ in 0..50 {
+    // ChromeDriver and Chromium may take a while to come up on a busy machine.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
         match fantoccini::ClientBuilder::new(connector.clone())
             .capabilities(caps.clone())
             .connect(&webdriver)
@@ -560,6 +563,25 @@ async fn a_served_page_updates_itself_in_a_real_browser() {
         .execute("window.revintelMark = 1; return 1;", vec![])
         .await
         .unwrap();
+    // The page hears rebuilds only once its event stream is open: edit after.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let listening = client
+            .execute(
+                "return document.documentElement.dataset.revintelLive === '1';",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if listening == serde_json::Value::Bool(true) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never opened its event stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     edit(&dir.path().join("deals.csv"), "Acme Core,", "Zenith Core,");
     server.wait_for("a rebuilt", |l| l.starts_with("rebuilt a"));
@@ -643,7 +665,8 @@ fn a_statement_too_deep_fails_its_report_not_the_watcher() {
 }
 
 /// A project whose deals come from dated export drops in `exports/`
-/// (`opportunities-*.csv`) instead of the folder's deals.csv.
+/// (`opportunities-*.csv`) instead of the folder's deals.csv; a drop is
+/// settled after 5 s without growing, 50 times the pause of a slow writer.
 fn drops_project() -> tempfile::TempDir {
     let dir = project();
     let exports = dir.path().join("exports");
@@ -656,7 +679,7 @@ fn drops_project() -> tempfile::TempDir {
     let config = dir.path().join("revintel.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(
-        "\n[[sources.import]]\nkind = \"csv\"\nentity = \"deals\"\npath = \"exports/opportunities-*.csv\"\nsettle_seconds = 1.5\n",
+        "\n[[sources.import]]\nkind = \"csv\"\nentity = \"deals\"\npath = \"exports/opportunities-*.csv\"\nsettle_seconds = 5\n",
     );
     std::fs::write(&config, text).unwrap();
     dir
@@ -664,15 +687,18 @@ fn drops_project() -> tempfile::TempDir {
 
 /// Writes `text` to `path` slowly, the way a large export lands: a piece
 /// every 100 ms, cut mid-line, the file open throughout.
+/// The file exists, with its first piece, when this returns.
 fn write_slowly(path: &Path, text: &str) -> std::thread::JoinHandle<()> {
-    let path = path.to_path_buf();
     let bytes = text.as_bytes().to_vec();
+    let size = bytes.len().div_ceil(25);
+    let mut file = std::fs::File::create(path).unwrap();
+    file.write_all(&bytes[..size]).unwrap();
+    file.flush().unwrap();
     std::thread::spawn(move || {
-        let mut file = std::fs::File::create(&path).unwrap();
-        for piece in bytes.chunks(bytes.len().div_ceil(25)) {
+        for piece in bytes[size..].chunks(size) {
+            std::thread::sleep(Duration::from_millis(100));
             file.write_all(piece).unwrap();
             file.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(100));
         }
     })
 }
@@ -696,7 +722,6 @@ fn an_export_drop_is_read_once_whole_and_rebuilds_what_reads_it() {
 
     // A drop still being written is waited for, never read half-way.
     let writer = write_slowly(&exports.join("opportunities-2025-06-30.csv"), &new);
-    std::thread::sleep(Duration::from_millis(150));
     let o = ok(revintel(dir.path(), &["import"]));
     writer.join().unwrap();
     assert!(o.contains("opportunities-2025-06-30.csv"), "{o}");

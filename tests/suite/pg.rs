@@ -163,6 +163,7 @@ fn psql_lists_describes_calls_the_functions_and_cancels() {
         ("expected_close_date", "date"),
         ("deal_id", "text"),
         ("actions", "text[]"),
+        ("drivers", "json"),
     ] {
         assert!(
             described
@@ -370,10 +371,16 @@ fn psycopg_speaks_both_protocols_with_parameters_cursors_and_the_catalog() {
         "{relations:?}"
     );
     let attributes = got["pg_attribute"].as_array().unwrap();
-    assert!(
-        attributes.contains(&serde_json::json!(["expected_close_date", "date"])),
-        "{attributes:?}"
-    );
+    for column in [
+        ["expected_close_date", "date"],
+        ["drivers", "json"],
+        ["win_prob", "double precision"],
+    ] {
+        assert!(
+            attributes.contains(&serde_json::json!(column)),
+            "{attributes:?}"
+        );
+    }
 
     // Read-only and safe.
     for (sql, refusal) in got["settings"].as_object().unwrap() {
@@ -553,24 +560,20 @@ fn fifty_clients_at_once_get_the_in_process_answer() {
                 tokio::spawn(connection);
                 // All 50 are connected before any queries.
                 together.wait().await;
-                let mut counts = Vec::new();
-                for _ in 0..5 {
-                    let row = client
-                        .query_one("SELECT count(*) FROM scored_deals", &[])
-                        .await
-                        .expect("answers");
-                    counts.push(row.get::<_, i64>(0));
-                }
-                counts
+                let row = client
+                    .query_one("SELECT count(*) FROM scored_deals", &[])
+                    .await
+                    .expect("answers");
+                row.get::<_, i64>(0)
             })
         });
         let mut all = Vec::new();
         for client in clients.collect::<Vec<_>>() {
-            all.extend(client.await.unwrap());
+            all.push(client.await.unwrap());
         }
         all
     });
-    assert_eq!(counts.len(), 250);
+    assert_eq!(counts.len(), 50);
     assert!(
         counts.iter().all(|&c| c == expected),
         "{counts:?} vs {expected}"
@@ -658,4 +661,66 @@ fn serve_pg_follows_a_rebuild_while_a_running_query_keeps_its_snapshot() {
         assert!(!ids.contains(&"D99".to_string()));
         running.commit().await.unwrap();
     });
+}
+
+#[test]
+fn a_query_over_its_memory_limit_fails_alone() {
+    if !clients_available() {
+        return;
+    }
+    let dir = demo();
+    let server = Endpoint::pg(dir, &["--query-memory", "16MiB"]);
+    // A hash join whose build side (1,500,000 keys) cannot fit 16 MiB.
+    let greedy = "SELECT count(*) FROM \
+        (SELECT a.deal_id || b.deal_id AS k FROM deals a CROSS JOIN (SELECT deal_id FROM deals LIMIT 300) b) x \
+        JOIN (SELECT a.deal_id || b.deal_id AS k FROM deals a CROSS JOIN (SELECT deal_id FROM deals LIMIT 300) b) y \
+        ON x.k = y.k";
+    let o = server.psql("", &["\\set VERBOSITY verbose", greedy]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("53200") && stderr(&o).contains("memory limit"),
+        "{}",
+        stderr(&o)
+    );
+    // The server and other queries carry on.
+    let fine = text(&server.psql("", &["SELECT count(*) FROM scored_deals"]));
+    let expected = &in_process(dir, "SELECT count(*) FROM scored_deals")[0][0];
+    assert!(fine.contains(expected.as_str()), "{fine}");
+}
+
+#[test]
+fn pg_alone_follows_the_data_too() {
+    if !clients_available() {
+        return;
+    }
+    let dir = crate::live::project();
+    let server = Endpoint::pg(dir.path(), &[]);
+    let count = || -> i64 {
+        let o = server.psql("", &["\\pset tuples_only on", "SELECT count(*) FROM deals"]);
+        let out = text(&o);
+        let line = out
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        line.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("a count: {out}"))
+    };
+    let before = count();
+    let deals = dir.path().join("deals.csv");
+    let mut data = std::fs::read_to_string(&deals).unwrap();
+    data.push_str("D98,Initech Later,A1,R1,P1,6000.00,USD,Prospecting,Pipeline,2025-06-01,2025-09-30,,,Inbound,New Business,2025-06-01\n");
+    let temp = dir.path().join(".deals.csv.tmp");
+    std::fs::write(&temp, data).unwrap();
+    std::fs::rename(&temp, &deals).unwrap();
+    // Only a guard against a hung test: the reload takes well under a second.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count() != before + 1 {
+        assert!(Instant::now() < deadline, "the new deal never showed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !dir.path().join("out").join("a.html").exists(),
+        "revintel pg builds no reports"
+    );
 }

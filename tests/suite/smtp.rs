@@ -161,7 +161,7 @@ impl SmtpServer {
             // Drained to the end, so the server never blocks on a full pipe.
             lines.for_each(drop);
         });
-        let port = match rx.recv_timeout(Duration::from_secs(30)) {
+        let port = match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(Some(Ok(line))) => line.strip_prefix("PORT ").and_then(|p| p.parse().ok()),
             _ => None,
         };
@@ -339,7 +339,8 @@ mod smoke {
     }
 
     fn eventually(what: &str, cond: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Only a guard against a hung test: on time it returns at once.
+        let deadline = Instant::now() + Duration::from_secs(120);
         while !cond() {
             assert!(Instant::now() < deadline, "timed out waiting: {what}");
             std::thread::sleep(Duration::from_millis(20));
@@ -353,7 +354,7 @@ mod smoke {
         };
         let email = message("Weekly briefing");
         transport(&server, None).send(&email).unwrap();
-        let got = server.wait_for(1, Duration::from_secs(10));
+        let got = server.wait_for(1, Duration::from_secs(120));
         assert_eq!(got.len(), 1);
         let r = &got[0];
         assert_eq!(r.seq, 1);
@@ -385,7 +386,7 @@ mod smoke {
         transport(&server, Some(("reports", "s3cret")))
             .send(&message("Over STARTTLS"))
             .unwrap();
-        let got = server.wait_for(1, Duration::from_secs(10));
+        let got = server.wait_for(1, Duration::from_secs(120));
         assert!(got[0].tls, "{got:?}");
         assert_eq!(got[0].auth_user.as_deref(), Some("reports"));
     }
@@ -401,7 +402,7 @@ mod smoke {
         transport(&server, None)
             .send(&message("Over SMTPS"))
             .unwrap();
-        let got = server.wait_for(1, Duration::from_secs(10));
+        let got = server.wait_for(1, Duration::from_secs(120));
         assert!(got[0].tls, "{got:?}");
     }
 
@@ -428,7 +429,7 @@ mod smoke {
         transport(&server, Some(("reports", "s3cret")))
             .send(&message("Allowed"))
             .unwrap();
-        let got = server.wait_for(1, Duration::from_secs(10));
+        let got = server.wait_for(1, Duration::from_secs(120));
         assert_eq!(got[0].auth_user.as_deref(), Some("reports"));
     }
 
@@ -462,7 +463,7 @@ mod smoke {
         assert_eq!(code(&err), "451", "{err}");
         assert_eq!(stored(&server), 0);
         smtp.send(&message("Try 2")).unwrap();
-        let got = server.wait_for(1, Duration::from_secs(10));
+        let got = server.wait_for(1, Duration::from_secs(120));
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].seq, 1);
         assert!(String::from_utf8_lossy(&got[0].eml).contains("Subject: Try 2\r\n"));
@@ -491,7 +492,7 @@ mod smoke {
         assert_eq!(stored(&server), 0);
         std::fs::remove_file(&data).unwrap();
         sender.join().unwrap().unwrap();
-        assert_eq!(server.wait_for(1, Duration::from_secs(10)).len(), 1);
+        assert_eq!(server.wait_for(1, Duration::from_secs(120)).len(), 1);
         assert!(!server.holding());
     }
 
@@ -563,7 +564,7 @@ mod smoke {
         eventually("held in DATA", || server.holding());
         drop(raw);
         std::fs::remove_file(&data).unwrap();
-        let got = server.wait_for(1, Duration::from_secs(10));
+        let got = server.wait_for(1, Duration::from_secs(120));
         assert_eq!(got[0].eml, b"Subject: Committed\r\n\r\n.dot\r\n");
         assert_eq!(got[0].rcpt_tos, ["ana@example.com"]);
     }

@@ -1,11 +1,10 @@
 //! `revintel pg`: serve the pipeline over PostgreSQL's wire protocol, so
 //! psql, DBeaver, Metabase or a notebook can query it (see `revintel::pg`).
 
-use super::open_session;
 use revintel::pg::auth::Credentials;
 use revintel::pg::service::QueryLimits;
 use revintel::pg::tls::TlsFiles;
-use revintel::pg::{self, Endpoint, PgOptions};
+use revintel::pg::{self, PgOptions};
 use revintel::project::Project;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -72,18 +71,6 @@ impl PgServerArgs {
     }
 }
 
-/// How to connect, for the user.
-pub fn describe(address: std::net::SocketAddr, options: &PgOptions) -> String {
-    format!(
-        "serving PostgreSQL clients on {address} (user {}, {}): psql \"host={} port={} user={} dbname=revintel\"",
-        options.credentials.user,
-        if options.tls.is_some() { "TLS offered" } else { "no TLS" },
-        address.ip(),
-        address.port(),
-        options.credentials.user,
-    )
-}
-
 pub async fn run(project: &Project, args: PgArgs) -> anyhow::Result<ExitCode> {
     let options = args.server.options(project)?;
     if !args.host.is_loopback() {
@@ -97,13 +84,15 @@ pub async fn run(project: &Project, args: PgArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    let session = open_session(project, super::ModelUse::IfPresent).await?;
-    let listener = pg::bind(args.host, args.port).await?;
-    let mut endpoint = Endpoint::start(listener, &session, &options)?;
-    say!("{} (Ctrl-C to stop)", describe(endpoint.address, &options));
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = endpoint.wait() => {}
-    }
+    say!(
+        "PostgreSQL clients log in as {} ({}); the tables follow the data and models",
+        options.credentials.user,
+        if options.tls.is_some() {
+            "TLS offered"
+        } else {
+            "no TLS"
+        },
+    );
+    revintel::live::run::pg(project, args.host, args.port, &options, &super::watch::tell).await?;
     Ok(ExitCode::SUCCESS)
 }

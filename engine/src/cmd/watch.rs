@@ -34,6 +34,7 @@ pub fn options(args: &ReportArgs) -> Options {
         formats: (!args.format.is_empty())
             .then(|| args.format.iter().map(|&f: &FormatArg| f.into()).collect()),
         params: args.params.clone(),
+        no_reports: false,
     }
 }
 

@@ -122,7 +122,13 @@ pub struct Live {
     overrides: Vec<(String, String)>,
     /// Only these templates (file stems); empty for all.
     only: Vec<String>,
+    /// Whether reports are built at all (`revintel pg` follows the data
+    /// for its clients and builds none).
+    reports: bool,
     session: Session,
+    /// Counts the sessions this has held: it moves when the data or models
+    /// reloaded, so a PostgreSQL endpoint knows to publish.
+    sessions: u64,
     /// What each table and view of the session reads, down to sources.
     tables: BTreeMap<String, BTreeSet<Input>>,
     entries: BTreeMap<PathBuf, Entry>,
@@ -219,9 +225,10 @@ pub enum LiveError {
 
 impl Live {
     /// Opens the project and builds every report once. `only` limits it to
-    /// the templates with those file stems.
+    /// the templates with those file stems; none are built without `reports`.
     pub async fn open(
         project: Project,
+        reports: bool,
         only: Vec<String>,
         formats: Option<Vec<OutputFormat>>,
         overrides: Vec<(String, String)>,
@@ -235,7 +242,9 @@ impl Live {
             formats,
             overrides,
             only,
+            reports,
             session,
+            sessions: 1,
             tables,
             entries: BTreeMap::new(),
             inputs_error: None,
@@ -430,7 +439,17 @@ impl Live {
     }
 
     fn wanted(&self, path: &Path) -> bool {
-        self.only.is_empty() || self.only.contains(&stem(path))
+        self.reports && (self.only.is_empty() || self.only.contains(&stem(path)))
+    }
+
+    /// The session the reports were last built from.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Moves whenever [`Live::session`] is a new one.
+    pub fn session_generation(&self) -> u64 {
+        self.sessions
     }
 
     /// The entry key for a template path: its path under the templates folder.
@@ -528,6 +547,7 @@ impl Live {
             crate::backtest::register(&session, &self.project).await?;
         }
         self.session = session;
+        self.sessions += 1;
         self.places.loaded = Places::loaded(&self.session);
         if models_changed {
             // Models may have just appeared, and with them the scored tables.
@@ -551,6 +571,7 @@ impl Live {
         self.places = Places::of(&project, &session);
         self.project = project;
         self.session = session;
+        self.sessions += 1;
         for path in self.entries.keys().cloned().collect::<Vec<_>>() {
             self.load_template(&path);
         }

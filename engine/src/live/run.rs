@@ -26,6 +26,8 @@ pub struct Options {
     pub formats: Option<Vec<OutputFormat>>,
     /// `--param NAME=VALUE` overrides.
     pub params: Vec<(String, String)>,
+    /// Build no reports: only follow the data (`revintel pg`).
+    pub no_reports: bool,
 }
 
 /// Where and how to serve.
@@ -84,8 +86,45 @@ pub async fn watch(
     options: Options,
     events: &dyn Fn(Event<'_>),
 ) -> Result<(), RunError> {
-    let (live, databases) = start(project, options, events).await?;
-    rebuild_loop(live, databases, events, &|_, _| {}).await
+    let (live, databases) = start(project, "watch", options, events).await?;
+    rebuild_loop(live, databases, events, &|_| {}, &|_, _| {}).await
+}
+
+/// Serves the project's tables to PostgreSQL clients on `host:port`, the
+/// tables following the data and models like [`watch`] (building no
+/// reports), until Ctrl-C.
+pub async fn pg(
+    project: &Project,
+    host: IpAddr,
+    port: u16,
+    options: &crate::pg::PgOptions,
+    events: &dyn Fn(Event<'_>),
+) -> Result<(), RunError> {
+    let only = Options {
+        no_reports: true,
+        ..Options::default()
+    };
+    let (live, databases) = start(project, "pg", only, events).await?;
+    let listener = crate::pg::bind(host, port).await?;
+    let endpoint = crate::pg::Endpoint::start(listener, live.session(), options)?;
+    events(Event::ServingPg(endpoint.address));
+    rebuild_loop(
+        live,
+        databases,
+        events,
+        &|live| publish(&endpoint, live, events),
+        &|_, _| {},
+    )
+    .await
+}
+
+/// New queries read `live`'s tables from now on; running ones finish on theirs.
+fn publish(endpoint: &crate::pg::Endpoint, live: &Live, events: &dyn Fn(Event<'_>)) {
+    if let Err(e) = endpoint.publish(live.session()) {
+        events(Event::Warning(format!(
+            "PostgreSQL clients keep the previous tables: {e}"
+        )));
+    }
 }
 
 /// [`watch`], serving `out/` with live reload beside it.
@@ -95,7 +134,7 @@ pub async fn serve(
     serve: ServeOptions,
     events: &dyn Fn(Event<'_>),
 ) -> Result<(), RunError> {
-    let (live, databases) = start(project, options, events).await?;
+    let (live, databases) = start(project, "serve", options, events).await?;
     let limits = Limits::default();
     let state = ServerState::new(project.out_dir.clone(), live.reports(), &limits);
     let listener = tokio::net::TcpListener::bind((serve.host, serve.port))
@@ -117,21 +156,18 @@ pub async fn serve(
     let endpoint = match &serve.pg {
         Some((port, options)) => {
             let listener = crate::pg::bind(serve.host, *port).await?;
-            let endpoint = crate::pg::Endpoint::start(listener, &live.session, options)?;
+            let endpoint = crate::pg::Endpoint::start(listener, live.session(), options)?;
             events(Event::ServingPg(endpoint.address));
             Some(endpoint)
         }
         None => None,
     };
-    let result = rebuild_loop(live, databases, events, &|live, rebuilt| {
+    let reloaded = |live: &Live| {
         if let Some(endpoint) = &endpoint {
-            // New queries read the rebuilt tables; running ones finish on theirs.
-            if let Err(e) = endpoint.publish(&live.session) {
-                events(Event::Warning(format!(
-                    "PostgreSQL clients keep the previous tables: {e}"
-                )));
-            }
+            publish(endpoint, live, events);
         }
+    };
+    let result = rebuild_loop(live, databases, events, &reloaded, &|live, rebuilt| {
         let changed = rebuilt
             .iter()
             .map(|rebuild| PageEvent {
@@ -151,15 +187,17 @@ pub async fn serve(
 /// with its database sources to refresh.
 async fn start(
     project: &Project,
+    command: &str,
     options: Options,
     events: &dyn Fn(Event<'_>),
 ) -> Result<(Live, DbWatch), RunError> {
-    let lock = ProjectLock::acquire(project, "watch", &mut |m| {
+    let lock = ProjectLock::acquire(project, command, &mut |m| {
         events(Event::Note(m.to_string()))
     })?;
     let mut databases = DbWatch::of(project).await;
     let opened = Live::open(
         project.clone(),
+        !options.no_reports,
         options.only,
         options.formats,
         options.params,
@@ -191,12 +229,14 @@ fn loaded_fingerprints(live: &Live) -> Vec<(String, String)> {
 }
 
 /// Watches the project's files and rebuilds on every batch of changes;
-/// `published` hears each batch's rebuilds before they are told (a page
-/// loaded after the log line shows the new state).
+/// `reloaded` hears of each new session (new data or models), then
+/// `published` of each batch's rebuilds, before they are told (a page
+/// loaded, or a query run, after the log line sees the new state).
 async fn rebuild_loop(
     mut live: Live,
     mut databases: DbWatch,
     events: &dyn Fn(Event<'_>),
+    reloaded: &dyn Fn(&Live),
     published: &dyn Fn(&Live, &[Rebuild]),
 ) -> Result<(), RunError> {
     let mut watched = live.watched();
@@ -251,8 +291,12 @@ async fn rebuild_loop(
                 _ = tokio::signal::ctrl_c() => return Ok(()),
             }
         };
+        let generation = live.session_generation();
         let rebuilt = live.apply(&changes).await;
         drop(lock);
+        if live.session_generation() != generation {
+            reloaded(&live);
+        }
         for warning in live.take_warnings() {
             events(Event::Warning(warning));
         }

@@ -462,6 +462,8 @@ fn live_script(nonce: &str, report: &str, error: Option<&str>) -> String {
   }}
   overlay({error});
   var source = new EventSource("/_revintel/events");
+  // Marks the page as listening: a rebuild is only heard once this is set.
+  source.onopen = function () {{ document.documentElement.dataset.revintelLive = "1"; }};
   source.onmessage = function (e) {{
     var m = JSON.parse(e.data);
     if (report !== "" && m.report !== report && m.report !== "*") return;

@@ -10,7 +10,7 @@
 
 pub mod auth;
 pub mod cancel;
-pub mod functions;
+pub mod catalog;
 pub mod gate;
 pub mod service;
 pub mod snapshot;

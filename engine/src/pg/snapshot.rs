@@ -68,7 +68,7 @@ impl Snapshot {
             }
         }
         setup_pg_catalog(&ctx, &catalog_name, Arc::new(AuthManager::new())).map_err(|e| *e)?;
-        super::functions::install(&ctx, &catalog_name)?;
+        super::catalog::install(&ctx, &catalog_name)?;
         Ok(Snapshot {
             state: ctx.state(),
             generation,

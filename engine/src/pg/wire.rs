@@ -62,7 +62,7 @@ pub fn engine_error(e: DataFusionError) -> PgWireError {
 
 /// Whether a column goes out as `json`: values with no PostgreSQL scalar
 /// or array of scalars.
-fn is_json(data_type: &DataType) -> bool {
+pub(crate) fn is_json(data_type: &DataType) -> bool {
     match data_type {
         DataType::Struct(_) | DataType::Map(..) | DataType::Union(..) => true,
         DataType::List(item)

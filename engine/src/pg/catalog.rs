@@ -1,11 +1,13 @@
-//! revintel's SQL functions in `pg_catalog`, so psql's `\df` and the
-//! function lists of GUI tools show `win_prob`, `risk_score`, `shap_top`
-//! and `forecast_quantile` beside PostgreSQL's own.
+//! revintel's additions to datafusion-postgres's `pg_catalog`:
 //!
-//! datafusion-postgres's `pg_proc` holds PostgreSQL's built-in functions
-//! only. Here it becomes a view: those rows, plus one row per revintel
-//! function in the `public` schema; and the three catalog functions `\df`
-//! calls are registered to describe them.
+//! - its SQL functions, so psql's `\df` and the function lists of GUI tools
+//!   show `win_prob`, `risk_score`, `shap_top` and `forecast_quantile`
+//!   beside PostgreSQL's own: `pg_proc` (PostgreSQL's built-in functions
+//!   only) becomes a view of those rows plus one per revintel function in
+//!   `public`, and the three catalog functions `\df` calls describe them;
+//! - the type of nested columns: results send them as `json` (see
+//!   [`super::wire`]), and `pg_attribute` says so too (`\d scored_deals`
+//!   shows `drivers` as json), where the built-in catalog falls back to text.
 
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, BooleanArray, Int32Array, RecordBatch, StringArray,
@@ -67,64 +69,134 @@ fn described(ctx: &SessionContext) -> Vec<Described> {
         .collect()
 }
 
-/// Adds revintel's functions to `pg_catalog` in `catalog` of `ctx`.
+/// Adds revintel's functions and column types to `pg_catalog` in
+/// `catalog` of `ctx`.
 pub fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
     let functions = described(ctx);
     let Some(pg_catalog) = ctx.catalog(catalog).and_then(|c| c.schema("pg_catalog")) else {
         return Ok(());
     };
-    let Some(Some(builtin)) = ready(pg_catalog.table("pg_proc"))? else {
+    let (Some(Some(pg_proc)), Some(Some(pg_attribute))) = (
+        ready(pg_catalog.table("pg_proc"))?,
+        ready(pg_catalog.table("pg_attribute"))?,
+    ) else {
         return Ok(());
     };
-    let ours = Arc::new(MemTable::try_new(
-        builtin.schema(),
-        vec![vec![rows(&builtin.schema(), &functions)?]],
-    )?);
-    // Planned while `pg_catalog.pg_proc` is still the built-in table.
-    const OURS: &str = "revintel_pg_proc_rows";
-    ctx.register_table(OURS, ours)?;
-    let columns: Vec<String> = builtin
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| format!("\"{}\"", f.name()))
-        .collect();
-    let ours_columns: Vec<String> = builtin
-        .schema()
+    let public = "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'public')";
+
+    let schema = pg_proc.schema();
+    let ours = MemTable::try_new(schema.clone(), vec![vec![rows(&schema, &functions)?]])?;
+    let columns = |replace: &dyn Fn(&str, &DataType) -> Option<String>| -> String {
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                replace(f.name(), f.data_type()).unwrap_or_else(|| format!("\"{}\"", f.name()))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = format!(
+        "SELECT {} FROM pg_catalog.pg_proc UNION ALL SELECT {} FROM {OURS}",
+        columns(&|_, _| None),
+        columns(&|name, t| (name == "pronamespace")
+            .then(|| format!("CAST({public} AS {}) AS pronamespace", sql_type(t))))
+    );
+    let procs = view(ctx, &sql, ours)?;
+
+    let schema = pg_attribute.schema();
+    let json = MemTable::try_new(json_schema(), vec![vec![json_columns(ctx)?]])?;
+    let select: Vec<String> = schema
         .fields()
         .iter()
         .map(|f| {
-            if f.name() == "pronamespace" {
+            if f.name() == "atttypid" {
                 format!(
-                    "CAST((SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'public') AS {}) AS pronamespace",
+                    "CASE WHEN j.attname IS NULL THEN a.atttypid ELSE CAST({JSON_OID} AS {}) END AS atttypid",
                     sql_type(f.data_type())
                 )
             } else {
-                format!("\"{}\"", f.name())
+                format!("a.\"{}\"", f.name())
             }
         })
         .collect();
     let sql = format!(
-        "SELECT {} FROM pg_catalog.pg_proc UNION ALL SELECT {} FROM {OURS}",
-        columns.join(", "),
-        ours_columns.join(", ")
+        "SELECT {} FROM pg_catalog.pg_attribute a LEFT JOIN \
+         (SELECT c.oid AS relid, x.attname FROM pg_catalog.pg_class c \
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' \
+          JOIN {OURS} x ON x.relname = c.relname) j \
+         ON j.relid = a.attrelid AND j.attname = a.attname",
+        select.join(", ")
     );
-    let plan = ready(ctx.state().create_logical_plan(&sql));
-    ctx.deregister_table(OURS)?;
-    let plan = plan?
-        .ok_or_else(|| DataFusionError::Internal("planning pg_proc waited on a catalog".into()))?;
-    let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, None));
+    let attributes = view(ctx, &sql, json)?;
+
     ctx.catalog(catalog)
         .expect("checked above")
         .register_schema(
             "pg_catalog",
-            Arc::new(WithFunctions {
+            Arc::new(Amended {
                 inner: pg_catalog,
-                pg_proc: view,
+                pg_proc: procs,
+                pg_attribute: attributes,
             }),
         )?;
     register_describers(ctx, &functions);
     Ok(())
+}
+
+/// PostgreSQL's oid of `json`.
+const JSON_OID: i32 = 114;
+
+/// The name a view's extra rows go by while it is planned.
+const OURS: &str = "revintel_pg_catalog_rows";
+
+/// A view of `sql`, planned while `pg_catalog` is still the built-in one,
+/// reading `rows` as [`OURS`].
+fn view(ctx: &SessionContext, sql: &str, rows: MemTable) -> Result<Arc<dyn TableProvider>> {
+    ctx.register_table(OURS, Arc::new(rows))?;
+    let plan = ready(ctx.state().create_logical_plan(sql));
+    ctx.deregister_table(OURS)?;
+    let plan = plan?.ok_or_else(|| {
+        DataFusionError::Internal("planning a pg_catalog view waited on a catalog".into())
+    })?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
+fn json_schema() -> datafusion::arrow::datatypes::SchemaRef {
+    Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+        datafusion::arrow::datatypes::Field::new("relname", DataType::Utf8, false),
+        datafusion::arrow::datatypes::Field::new("attname", DataType::Utf8, false),
+    ]))
+}
+
+/// Every column of the default schema's tables and views that goes out as json.
+fn json_columns(ctx: &SessionContext) -> Result<RecordBatch> {
+    let state = ctx.state();
+    let options = state.config().options();
+    let mut relations = Vec::new();
+    let mut columns = Vec::new();
+    if let Some(schema) = ctx
+        .catalog(&options.catalog.default_catalog)
+        .and_then(|c| c.schema(&options.catalog.default_schema))
+    {
+        for table in schema.table_names() {
+            if let Some(Some(provider)) = ready(schema.table(&table))? {
+                for field in provider.schema().fields() {
+                    if super::wire::is_json(field.data_type()) {
+                        relations.push(table.clone());
+                        columns.push(field.name().clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(
+        json_schema(),
+        vec![
+            Arc::new(StringArray::from(relations)),
+            Arc::new(StringArray::from(columns)),
+        ],
+    )?)
 }
 
 /// The output of a future that in-memory catalogs complete at once; `None`
@@ -247,22 +319,25 @@ fn register_describers(ctx: &SessionContext, functions: &[Described]) {
     }
 }
 
-/// `pg_catalog` with `pg_proc` replaced.
+/// `pg_catalog` with `pg_proc` and `pg_attribute` amended.
 #[derive(Debug)]
-struct WithFunctions {
+struct Amended {
     inner: Arc<dyn SchemaProvider>,
     pg_proc: Arc<dyn TableProvider>,
+    pg_attribute: Arc<dyn TableProvider>,
 }
 
 #[async_trait::async_trait]
-impl SchemaProvider for WithFunctions {
+impl SchemaProvider for Amended {
     fn table_names(&self) -> Vec<String> {
         self.inner.table_names()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if name == "pg_proc" {
-            return Ok(Some(self.pg_proc.clone()));
+        match name {
+            "pg_proc" => return Ok(Some(self.pg_proc.clone())),
+            "pg_attribute" => return Ok(Some(self.pg_attribute.clone())),
+            _ => {}
         }
         self.inner.table(name).await
     }

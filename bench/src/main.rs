@@ -64,6 +64,10 @@ pub struct BenchArgs {
     /// Only the PostgreSQL endpoint benchmark (see `bench/src/pg.rs`).
     #[arg(long)]
     pg: bool,
+    /// Deals for the PostgreSQL endpoint's streaming comparison.
+    #[arg(long, default_value_t = 1_000_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=revintel::seed::MAX_DEALS as u64))]
+    pg_deals: usize,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -110,7 +114,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.pg {
-        pg::run(&exe, &scratch, runs).await?;
+        pg::run(&exe, &scratch, runs, args.pg_deals).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }

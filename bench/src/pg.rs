@@ -4,7 +4,7 @@
 //!   round trip per query), p50 and p95, with 1 client and with 50 at once,
 //!   against the same query run in-process on the same data;
 //! * rows per second streaming `SELECT * FROM deal_features` at 1,000,000
-//!   deals over the wire, against PostgreSQL itself (a throw-away server
+//!   deals (`--pg-deals`) over the wire, against PostgreSQL itself (a throw-away server
 //!   started here with `initdb`/`pg_ctl`) serving the same rows to the same
 //!   client. The goal is within 2× of PostgreSQL.
 
@@ -76,9 +76,9 @@ fn stats(label: &str, xs: &[Duration], baseline: Duration) {
     );
 }
 
-pub async fn run(exe: &Path, scratch: &Path, runs: usize) -> anyhow::Result<()> {
+pub async fn run(exe: &Path, scratch: &Path, runs: usize, deals: usize) -> anyhow::Result<()> {
     latency(exe, &scratch.join("pg-demo"), runs.max(10) * 10).await?;
-    streaming(exe, &scratch.join("pg-1m"), runs.clamp(1, 5)).await
+    streaming(exe, &scratch.join("pg-stream"), runs.clamp(1, 5), deals).await
 }
 
 const COUNT: &str = "SELECT count(*) FROM scored_deals";
@@ -273,11 +273,11 @@ async fn stream(client: &Client, sql: &str) -> anyhow::Result<(u64, Duration)> {
 
 const FEATURES: &str = "SELECT * FROM deal_features";
 
-async fn streaming(exe: &Path, dir: &Path, runs: usize) -> anyhow::Result<()> {
+async fn streaming(exe: &Path, dir: &Path, runs: usize, deals: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let project = dir.join("project");
     std::fs::create_dir_all(&project)?;
-    run_child(exe, &["seed", "--deals", "1000000"], &project)?;
+    run_child(exe, &["seed", "--deals", &deals.to_string()], &project)?;
     let (_server, port) = start_endpoint(exe, &project)?;
     let ours = connect(port, "revintel", PASSWORD, "revintel").await?;
 
@@ -314,7 +314,7 @@ async fn streaming(exe: &Path, dir: &Path, runs: usize) -> anyhow::Result<()> {
     sink.finish().await?;
     theirs.batch_execute("VACUUM ANALYZE deal_features").await?;
 
-    println!("streaming `{FEATURES}` at 1,000,000 deals (tokio-postgres, binary rows):");
+    println!("streaming `{FEATURES}` at {deals} deals (tokio-postgres, binary rows):");
     for run in 1..=runs {
         let (n_ours, t_ours) = stream(&ours, FEATURES).await?;
         let (n_theirs, t_theirs) = stream(&theirs, FEATURES).await?;

@@ -292,10 +292,10 @@ impl Live {
 
     /// Folders and files to watch: templates, data, models and the config.
     pub fn watched(&self) -> Vec<PathBuf> {
-        let mut paths = vec![
-            self.project.templates_dir.clone(),
-            self.project.models_dir.clone(),
-        ];
+        let mut paths = vec![self.project.models_dir.clone()];
+        if self.reports {
+            paths.push(self.project.templates_dir.clone());
+        }
         paths.extend(self.project.sources.folder.clone());
         let configured = self.project.sources.files();
         // A database source's "file" is its connection label: nothing to watch
@@ -459,6 +459,10 @@ impl Live {
     }
 
     fn template_paths(&self) -> Result<Vec<PathBuf>, LiveError> {
+        // Without reports a project needs no templates folder at all.
+        if !self.reports {
+            return Ok(Vec::new());
+        }
         Ok(build::discover(&self.project.templates_dir)?
             .into_iter()
             .filter(|p| self.wanted(p))

@@ -46,7 +46,7 @@ fn clients_available() -> bool {
 
 /// A running endpoint and where it listens.
 struct Endpoint {
-    _server: Running,
+    server: Running,
     port: u16,
 }
 
@@ -59,6 +59,11 @@ impl Endpoint {
             .env("REVINTEL_PG_PASSWORD", PASSWORD)
             .env_remove("REVINTEL_PG_USER")
             .env_remove("REVINTEL_PG_PASSWORD_FILE");
+        Endpoint::start_with(command, dir, args)
+    }
+
+    /// [`Endpoint::start`] from a prepared command (its own environment).
+    fn start_with(command: Command, dir: &Path, args: &[&str]) -> Endpoint {
         let mut server = Running::start_with(command, dir, args);
         let line = server.wait_for("the PostgreSQL address", |l| {
             l.starts_with("serving PostgreSQL clients on ")
@@ -69,10 +74,7 @@ impl Endpoint {
             .nth(1)
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("a port in {line}"));
-        Endpoint {
-            _server: server,
-            port,
-        }
+        Endpoint { server, port }
     }
 
     fn pg(dir: &Path, extra: &[&str]) -> Endpoint {
@@ -452,7 +454,7 @@ fn logins_need_the_password_from_the_environment_or_a_file() {
     command
         .env_remove("REVINTEL_PG_PASSWORD")
         .env("REVINTEL_PG_USER", "analyst");
-    let mut filed = Running::start_with(
+    let filed = Endpoint::start_with(
         command,
         dir,
         &[
@@ -463,16 +465,7 @@ fn logins_need_the_password_from_the_environment_or_a_file() {
             file.to_str().unwrap(),
         ],
     );
-    let line = filed.wait_for("the address", |l| {
-        l.starts_with("serving PostgreSQL clients on ")
-    });
-    let port: u16 = line
-        .trim_start_matches("serving PostgreSQL clients on ")
-        .split([' ', ':'])
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = filed.port;
     let login = server.python(
         "login",
         &format!("host=127.0.0.1 port={port} user=analyst password=from-a-file dbname=revintel"),
@@ -586,20 +579,8 @@ fn serve_pg_follows_a_rebuild_while_a_running_query_keeps_its_snapshot() {
         return;
     }
     let dir = crate::live::project();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_revintel"));
-    command.env("REVINTEL_PG_PASSWORD", PASSWORD);
-    let mut server =
-        Running::start_with(command, dir.path(), &["serve", "--port", "0", "--pg", "0"]);
-    let line = server.wait_for("the PostgreSQL address", |l| {
-        l.starts_with("serving PostgreSQL clients on ")
-    });
-    let port: u16 = line
-        .trim_start_matches("serving PostgreSQL clients on ")
-        .split([' ', ':'])
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let Endpoint { mut server, port } =
+        Endpoint::start(dir.path(), &["serve", "--port", "0", "--pg", "0"]);
     server.wait_for("watching", |l| l.starts_with("watching"));
     let dsn =
         format!("host=127.0.0.1 port={port} user=revintel password={PASSWORD} dbname=revintel");

@@ -28,7 +28,6 @@ use datafusion_postgres::pgwire::api::{ConnectionManager, PgWireServerHandlers};
 use service::{QueryLimits, Service, Shared};
 use snapshot::Snapshot;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -65,7 +64,6 @@ pub enum PgError {
 /// A running endpoint: publish a session to it and new queries see it.
 pub struct Endpoint {
     snapshots: watch::Sender<Arc<Snapshot>>,
-    generation: AtomicU64,
     pub address: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
@@ -82,7 +80,7 @@ impl Endpoint {
             source,
         })?;
         let acceptor = options.tls.as_ref().map(tls::acceptor).transpose()?;
-        let (sender, receiver) = watch::channel(Arc::new(Snapshot::of(session, 1)?));
+        let (sender, receiver) = watch::channel(Arc::new(Snapshot::of(session)?));
         let shared = Arc::new(Shared::new(receiver, options.limits.clone()));
         let handlers = Arc::new(Handlers {
             cancels: shared.cancels.clone(),
@@ -99,23 +97,16 @@ impl Endpoint {
         let task = tokio::spawn(accept_loop(listener, acceptor, handlers, slots));
         Ok(Endpoint {
             snapshots: sender,
-            generation: AtomicU64::new(1),
             address,
             task,
         })
     }
 
     /// Makes `session` what new queries read; running ones finish on theirs.
-    pub fn publish(&self, session: &Session) -> Result<u64, PgError> {
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+    pub fn publish(&self, session: &Session) -> Result<(), PgError> {
         self.snapshots
-            .send_replace(Arc::new(Snapshot::of(session, generation)?));
-        Ok(generation)
-    }
-
-    /// Serves until the process stops (or the accept loop fails).
-    pub async fn wait(&mut self) {
-        let _ = (&mut self.task).await;
+            .send_replace(Arc::new(Snapshot::of(session)?));
+        Ok(())
     }
 }
 

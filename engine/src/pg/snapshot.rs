@@ -23,14 +23,12 @@ use std::sync::Arc;
 /// One frozen view of the pipeline.
 pub struct Snapshot {
     state: SessionState,
-    /// Counts the snapshots served by one endpoint, from 1.
-    pub generation: u64,
 }
 
 impl Snapshot {
     /// Copies `session`'s tables, views and functions (the data itself is
     /// shared, not copied) into a catalog of their own and adds `pg_catalog`.
-    pub fn of(session: &Session, generation: u64) -> Result<Snapshot, DataFusionError> {
+    pub fn of(session: &Session) -> Result<Snapshot, DataFusionError> {
         let source = session.ctx.state();
         let options = source.config().options();
         let catalog_name = options.catalog.default_catalog.clone();
@@ -69,10 +67,7 @@ impl Snapshot {
         }
         setup_pg_catalog(&ctx, &catalog_name, Arc::new(AuthManager::new())).map_err(|e| *e)?;
         super::catalog::install(&ctx, &catalog_name)?;
-        Ok(Snapshot {
-            state: ctx.state(),
-            generation,
-        })
+        Ok(Snapshot { state: ctx.state() })
     }
 
     /// A context for one query: this snapshot's catalog under a memory pool

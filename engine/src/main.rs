@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            cmd::messages::stderr_line(&format!("error: {e:#}"));
+            cmd::messages::stderr_line(&format!("error: {}", cmd::messages::error_text(&e)));
             ExitCode::FAILURE
         }
     }

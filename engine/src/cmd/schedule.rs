@@ -71,7 +71,7 @@ pub async fn run(project: &Project, args: ScheduleArgs) -> anyhow::Result<ExitCo
             Ok(ok) => failed |= !ok,
             Err(e) => {
                 failed = true;
-                tell!("error: schedule: {e:#}");
+                tell!("error: schedule: {}", super::messages::error_text(&e));
             }
         }
         if args.once {

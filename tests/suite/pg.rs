@@ -678,8 +678,11 @@ fn pg_alone_follows_the_data_too() {
     // It builds no reports, so it needs no templates.
     std::fs::remove_dir_all(dir.path().join("templates")).unwrap();
     let server = Endpoint::pg(dir.path(), &[]);
-    let count = || -> i64 {
-        let o = server.psql("", &["\\pset tuples_only on", "SELECT count(*) FROM deals"]);
+    let count = |table: &str| -> i64 {
+        let o = server.psql(
+            "",
+            &["\\pset tuples_only on", &format!("SELECT count(*) FROM {table}")],
+        );
         let out = text(&o);
         let line = out
             .lines()
@@ -689,19 +692,40 @@ fn pg_alone_follows_the_data_too() {
             .parse()
             .unwrap_or_else(|_| panic!("a count: {out}"))
     };
-    let before = count();
-    let deals = dir.path().join("deals.csv");
-    let mut data = std::fs::read_to_string(&deals).unwrap();
-    data.push_str("D98,Initech Later,A1,R1,P1,6000.00,USD,Prospecting,Pipeline,2025-06-01,2025-09-30,,,Inbound,New Business,2025-06-01\n");
-    let temp = dir.path().join(".deals.csv.tmp");
-    std::fs::write(&temp, data).unwrap();
-    std::fs::rename(&temp, &deals).unwrap();
+    let before = count("deals");
+    // deal_features is computed once per snapshot and kept (pg/kept.rs):
+    // read now, the old snapshot keeps it when the data change.
+    let features_before = count("deal_features");
+    let append = |file: &str, line: &str| {
+        let path = dir.path().join(file);
+        let mut data = std::fs::read_to_string(&path).unwrap();
+        if !data.ends_with('\n') {
+            data.push('\n');
+        }
+        data.push_str(line);
+        let temp = dir.path().join(format!(".{file}.tmp"));
+        std::fs::write(&temp, data).unwrap();
+        std::fs::rename(&temp, &path).unwrap();
+    };
+    // An open deal with its stage history: it has features.
+    append(
+        "stage_history.csv",
+        "D98,Prospecting,2025-06-01,,6000.00,2025-09-30,Pipeline\n",
+    );
+    append("deals.csv", "D98,Initech Later,A1,R1,P1,6000.00,USD,Prospecting,Pipeline,2025-06-01,2025-09-30,,,Inbound,New Business,2025-06-01\n");
     // Only a guard against a hung test: the reload takes well under a second.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while count() != before + 1 {
-        assert!(Instant::now() < deadline, "the new deal never showed");
+    while count("deals") != before + 1 || count("deal_features") != features_before + 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the new deal never showed in deals and deal_features"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(
+        in_process(dir.path(), "SELECT count(*) FROM deal_features")[0][0],
+        (features_before + 1).to_string()
+    );
     assert!(
         !dir.path().join("out").join("a.html").exists(),
         "revintel pg builds no reports"

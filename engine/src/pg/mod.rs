@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cancel;
 pub mod catalog;
 pub mod gate;
+pub mod kept;
 pub mod service;
 pub mod snapshot;
 pub mod tls;
@@ -64,6 +65,7 @@ pub enum PgError {
 /// A running endpoint: publish a session to it and new queries see it.
 pub struct Endpoint {
     snapshots: watch::Sender<Arc<Snapshot>>,
+    limits: QueryLimits,
     pub address: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
@@ -80,7 +82,9 @@ impl Endpoint {
             source,
         })?;
         let acceptor = options.tls.as_ref().map(tls::acceptor).transpose()?;
-        let (sender, receiver) = watch::channel(Arc::new(Snapshot::of(session)?));
+        let snapshot = Arc::new(Snapshot::of(session)?);
+        snapshot.warm(runtime_for(&options.limits));
+        let (sender, receiver) = watch::channel(snapshot);
         let shared = Arc::new(Shared::new(receiver, options.limits.clone()));
         let handlers = Arc::new(Handlers {
             cancels: shared.cancels.clone(),
@@ -97,6 +101,7 @@ impl Endpoint {
         let task = tokio::spawn(accept_loop(listener, acceptor, handlers, slots));
         Ok(Endpoint {
             snapshots: sender,
+            limits: options.limits.clone(),
             address,
             task,
         })
@@ -104,10 +109,19 @@ impl Endpoint {
 
     /// Makes `session` what new queries read; running ones finish on theirs.
     pub fn publish(&self, session: &Session) -> Result<(), PgError> {
-        self.snapshots
-            .send_replace(Arc::new(Snapshot::of(session)?));
+        let snapshot = Arc::new(Snapshot::of(session)?);
+        snapshot.warm(runtime_for(&self.limits));
+        self.snapshots.send_replace(snapshot);
         Ok(())
     }
+}
+
+/// Memory pools for the background work on a snapshot: one query's limit.
+fn runtime_for(
+    limits: &QueryLimits,
+) -> impl Fn() -> Option<Arc<datafusion::execution::runtime_env::RuntimeEnv>> + Send + 'static {
+    let limits = limits.clone();
+    move || limits.runtime().ok()
 }
 
 impl Drop for Endpoint {

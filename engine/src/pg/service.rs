@@ -19,6 +19,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::DFSchema;
 use datafusion::common::ParamValues;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::EmptyRelation;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionContext};
@@ -64,6 +65,18 @@ pub struct QueryLimits {
     pub spill_dir: Option<PathBuf>,
 }
 
+impl QueryLimits {
+    /// A runtime with a memory pool of one query's size.
+    pub fn runtime(&self) -> Result<Arc<RuntimeEnv>, crate::settings::SettingsError> {
+        EngineSettings {
+            memory_limit: self.memory,
+            memory_limit_origin: "--query-memory".into(),
+            spill_dir: self.spill_dir.clone(),
+        }
+        .runtime()
+    }
+}
+
 /// State shared by the handlers of every connection.
 pub struct Shared {
     snapshots: watch::Receiver<Arc<Snapshot>>,
@@ -91,12 +104,8 @@ impl Shared {
     /// A context over the newest snapshot with a memory pool of its own.
     fn context(&self) -> PgWireResult<SessionContext> {
         let snapshot = self.snapshots.borrow().clone();
-        let engine = EngineSettings {
-            memory_limit: self.limits.memory,
-            memory_limit_origin: "--query-memory".into(),
-            spill_dir: self.limits.spill_dir.clone(),
-        };
-        let runtime = engine
+        let runtime = self
+            .limits
             .runtime()
             .map_err(|e| error("XX000", e.to_string()))?;
         Ok(snapshot.query_context(runtime))

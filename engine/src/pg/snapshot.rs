@@ -6,6 +6,7 @@
 //! started with, so a rebuild swapping the tables under the server lets
 //! running queries finish on the old data while new ones see the new.
 
+use super::kept::{KeptView, KEPT_VIEWS};
 use crate::session::Session;
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
@@ -23,17 +24,21 @@ use std::sync::Arc;
 /// One frozen view of the pipeline.
 pub struct Snapshot {
     state: SessionState,
+    /// The views this snapshot keeps once computed.
+    kept: Vec<Arc<KeptView>>,
 }
 
 impl Snapshot {
     /// Copies `session`'s tables, views and functions (the data itself is
     /// shared, not copied) into a catalog of their own and adds `pg_catalog`.
+    /// The costly views are kept once computed (see [`super::kept`]).
     pub fn of(session: &Session) -> Result<Snapshot, DataFusionError> {
         let source = session.ctx.state();
         let options = source.config().options();
         let catalog_name = options.catalog.default_catalog.clone();
         let schema_name = options.catalog.default_schema.clone();
         let list = Arc::new(MemoryCatalogProviderList::new());
+        let mut kept_views = Vec::new();
         for name in source.catalog_list().catalog_names() {
             let Some(from) = source.catalog_list().catalog(&name) else {
                 continue;
@@ -48,7 +53,18 @@ impl Snapshot {
                     // In-memory schemas answer at once; anything that would
                     // have to wait (a remote catalog) is left out.
                     if let Some(Ok(Some(provider))) = tables.table(&table).now_or_never() {
-                        copy.register_table(table, provider)?;
+                        let kept = KEPT_VIEWS
+                            .contains(&table.as_str())
+                            .then(|| KeptView::of(provider.as_ref()))
+                            .flatten();
+                        match kept {
+                            Some(kept) => {
+                                let kept = Arc::new(kept);
+                                kept_views.push(kept.clone());
+                                copy.register_table(table, kept)?
+                            }
+                            None => copy.register_table(table, provider)?,
+                        };
                     }
                 }
                 to.register_schema(&schema, copy)?;
@@ -67,7 +83,34 @@ impl Snapshot {
         }
         setup_pg_catalog(&ctx, &catalog_name, Arc::new(AuthManager::new())).map_err(|e| *e)?;
         super::catalog::install(&ctx, &catalog_name)?;
-        Ok(Snapshot { state: ctx.state() })
+        Ok(Snapshot {
+            state: ctx.state(),
+            kept: kept_views,
+        })
+    }
+
+    /// Computes the kept views in the background, each under a memory pool
+    /// from `runtime`, so the first query reading one finds it ready (or
+    /// waits for this work instead of repeating it). Stops early when the
+    /// snapshot is replaced and nobody reads it any more; a failure is left
+    /// for the first reading query to meet (and report) again.
+    pub fn warm(
+        self: &Arc<Self>,
+        runtime: impl Fn() -> Option<Arc<datafusion::execution::runtime_env::RuntimeEnv>>
+            + Send
+            + 'static,
+    ) {
+        let snapshot = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let views = snapshot.upgrade().map(|s| s.kept.len()).unwrap_or(0);
+            for i in 0..views {
+                let (Some(snapshot), Some(runtime)) = (snapshot.upgrade(), runtime()) else {
+                    return;
+                };
+                let state = snapshot.query_context(runtime).state();
+                let _ = snapshot.kept[i].fill(&state).await;
+            }
+        });
     }
 
     /// A context for one query: this snapshot's catalog under a memory pool

@@ -681,7 +681,10 @@ fn pg_alone_follows_the_data_too() {
     let count = |table: &str| -> i64 {
         let o = server.psql(
             "",
-            &["\\pset tuples_only on", &format!("SELECT count(*) FROM {table}")],
+            &[
+                "\\pset tuples_only on",
+                &format!("SELECT count(*) FROM {table}"),
+            ],
         );
         let out = text(&o);
         let line = out

@@ -221,9 +221,39 @@ fn register_batch(
         name: name.to_string(),
         source,
     };
-    let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(err)?;
+    let table =
+        MemTable::try_new(batch.schema(), vec![in_slices(&batch).map_err(err)?]).map_err(err)?;
     ctx.register_table(name, Arc::new(table)).map_err(err)?;
     Ok(())
+}
+
+/// Rows per batch a loaded table is served in: the engine's own batch size.
+const SLICE_ROWS: usize = 8192;
+
+/// `batch` cut into batches of [`SLICE_ROWS`] rows, in order, each with
+/// buffers of its own. Served as one batch, a million-deal table reaches
+/// every operator in one piece that a sort must reserve whole and cannot
+/// spill in parts, so a query that fits in pieces failed its memory limit.
+/// (Zero-copy slices would not do: the engine counts a slice's memory as
+/// its whole underlying buffers.)
+fn in_slices(batch: &RecordBatch) -> Result<Vec<RecordBatch>, DataFusionError> {
+    if batch.num_rows() <= SLICE_ROWS {
+        return Ok(vec![batch.clone()]);
+    }
+    (0..batch.num_rows())
+        .step_by(SLICE_ROWS)
+        .map(|start| {
+            let rows = SLICE_ROWS.min(batch.num_rows() - start);
+            let slice = batch.slice(start, rows);
+            let all = datafusion::arrow::array::UInt32Array::from_iter_values(0..rows as u32);
+            let columns = slice
+                .columns()
+                .iter()
+                .map(|c| datafusion::arrow::compute::take(c.as_ref(), &all, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(batch.schema(), columns)?)
+        })
+        .collect()
 }
 
 /// The latest date any stage change happened: the data's natural as-of date
@@ -297,4 +327,56 @@ fn load_report_batches(load: &LoadReport) -> (RecordBatch, RecordBatch) {
     )
     .expect("load_rejects columns match their schema");
     (summary, rejects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    /// A sort over a loaded table bigger than its memory share spills and
+    /// answers: served as one batch, the sort had to hold the table whole
+    /// and failed ("Resources exhausted").
+    #[tokio::test]
+    async fn a_table_bigger_than_the_memory_limit_sorts_by_spilling() {
+        let engine = EngineSettings {
+            memory_limit: 4 << 20,
+            ..EngineSettings::default()
+        };
+        // The merge's own reservation (10 MB by default) must fit the pool.
+        let config = datafusion::prelude::SessionConfig::new().set_usize(
+            "datafusion.execution.sort_spill_reservation_bytes",
+            256 << 10,
+        );
+        let ctx = SessionContext::new_with_config_rt(config, engine.runtime().unwrap());
+        let rows = 1_000_000i64; // 8 MB of values: twice the limit
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from_iter_values(
+                (0..rows).map(|i| (i * 7919) % rows),
+            ))],
+        )
+        .unwrap();
+        register_batch(&ctx, "t", batch).unwrap();
+        let sorted = ctx
+            .sql("SELECT x FROM t ORDER BY x DESC")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .expect("the sort spills instead of failing");
+        let first = sorted[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(first, rows - 1);
+        assert_eq!(
+            sorted.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            rows as usize
+        );
+    }
 }

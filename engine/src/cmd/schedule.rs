@@ -133,6 +133,7 @@ async fn pass(
     now: DateTime<Utc>,
     started: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
+    let began = std::time::Instant::now();
     let path = ledger::path(&project.root);
     let mut book = ledger::Ledger::load(&path)?;
     let mut first = false;
@@ -174,14 +175,13 @@ async fn pass(
     let mut ok = true;
     for (d, period) in to_send {
         ensure_backtest_for(&session, project, &delivery::template_path(project, d)).await?;
-        let started_send = std::time::Instant::now();
         for o in delivery::prepare(&session, project, d, &period).await? {
             let who = format!("{} ({})", d.name, o.audience.key);
             match delivery::send(&path, d, &period, &o, false, 1).await? {
                 Outcome::Sent { attempts } => tell!(
                     "revintel: schedule: {who}: sent to {} for {period} (attempt {attempts}, {:.1} s after the pass began)",
                     o.audience.to.join(", "),
-                    started_send.elapsed().as_secs_f64()
+                    began.elapsed().as_secs_f64()
                 ),
                 Outcome::AlreadySent => {}
                 Outcome::Failed { attempts, failure } => {

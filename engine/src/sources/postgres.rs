@@ -22,7 +22,7 @@ use super::report::FileLoad;
 use super::table_reader::{ReadContext, TableReader};
 use super::SourceError;
 use futures_util::StreamExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
@@ -222,7 +222,53 @@ pub async fn change_fingerprint(import: &ResolvedImport) -> Result<String, Sourc
         None => import_sql(import)?,
     };
     let (bytes, conn) = fetch(import, &sql).await?;
-    Ok(ml::trained::fingerprint(&[conn.label.as_bytes(), &bytes]))
+    if import.spec.change_query.is_some() {
+        return Ok(ml::trained::fingerprint(&[conn.label.as_bytes(), &bytes]));
+    }
+    content_fingerprint(&conn.label, &bytes, Path::new(&conn.label))
+}
+
+/// The fingerprint of a table's rows (CSV from `COPY`), whatever their
+/// order: a table read without ORDER BY may come back in another order
+/// (PostgreSQL's synchronised scans of big tables start wherever a running
+/// scan is), and that is no change. The header, then each row's hash in
+/// sorted order.
+fn content_fingerprint(label: &str, bytes: &[u8], path: &Path) -> Result<String, SourceError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut rows: Vec<u128> = Vec::new();
+    let mut header = Vec::new();
+    let mut first = true;
+    while csv
+        .read_byte_record(&mut record)
+        .map_err(|e| SourceError::Malformed {
+            path: path.to_path_buf(),
+            line: 0,
+            message: e.to_string(),
+        })?
+    {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for field in record.iter() {
+            hasher.update(&(field.len() as u64).to_le_bytes());
+            hasher.update(field);
+        }
+        if first {
+            header = hasher.digest128().to_le_bytes().to_vec();
+            first = false;
+        } else {
+            rows.push(hasher.digest128());
+        }
+    }
+    rows.sort_unstable();
+    let rows: Vec<u8> = rows.iter().flat_map(|h| h.to_le_bytes()).collect();
+    Ok(ml::trained::fingerprint(&[
+        label.as_bytes(),
+        &header,
+        &rows,
+    ]))
 }
 
 /// Reads the import's table or query into `reader` and returns its report.
@@ -234,7 +280,7 @@ pub async fn read_postgres<'m>(
     let sql = import_sql(import)?;
     let (bytes, conn) = fetch(import, &sql).await?;
     let path = PathBuf::from(&conn.label);
-    let fingerprint = ml::trained::fingerprint(&[conn.label.as_bytes(), &bytes]);
+    let fingerprint = content_fingerprint(&conn.label, &bytes, &path)?;
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -271,6 +317,24 @@ pub async fn read_postgres<'m>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_rows_in_another_order_are_no_change() {
+        let path = Path::new("pg");
+        let f = |csv: &str| content_fingerprint("pg", csv.as_bytes(), path).unwrap();
+        let rows = "deal_id,amount\nD1,10\nD2,\"2,0\"\nD3,30\n";
+        assert_eq!(f(rows), f("deal_id,amount\nD3,30\nD1,10\nD2,\"2,0\"\n"));
+        assert_ne!(f(rows), f("deal_id,amount\nD1,10\nD2,\"2,0\"\nD3,31\n"));
+        assert_ne!(f(rows), f("deal_id,amount\nD1,10\nD3,30\n"));
+        // A row twice is not the row once.
+        assert_ne!(
+            f(rows),
+            f("deal_id,amount\nD1,10\nD1,10\nD2,\"2,0\"\nD3,30\n")
+        );
+        // Field boundaries count: "a,bc" is not "ab,c".
+        assert_ne!(f("x,y\na,bc\n"), f("x,y\nab,c\n"));
+        assert_ne!(f("amount,deal_id\n10,D1\n"), f("deal_id,amount\n10,D1\n"));
+    }
 
     #[test]
     fn tables_are_plain_identifiers() {

@@ -19,14 +19,22 @@
 //!   (see `import`);
 //! * with `--stream`, only streaming a 25,000,000-row result as CSV (see `stream`);
 //! * with `--pg`, only the PostgreSQL endpoint: latency with 1 and 50 clients,
-//!   and streaming against PostgreSQL itself (see `pg`).
+//!   and streaming against PostgreSQL itself (see `pg`);
+//! * with `--deliveries`, only the scheduled weekly briefing by email: schedule
+//!   tick to SMTP acceptance over 10 sends, and `revintel schedule`'s idle
+//!   memory (see `deliveries`);
+//! * with `--refresh`, only a PostgreSQL import followed by `watch`: committed
+//!   UPDATE to the briefing rewritten with a 1 s refresh, and the cost of one
+//!   refresh check with and without a `change_query` (see `refresh`).
 
 // A benchmark's figures are its output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod child;
+mod deliveries;
 mod import;
 mod pg;
+mod refresh;
 mod reports;
 mod stream;
 
@@ -68,6 +76,16 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1_000_000,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=revintel::seed::MAX_DEALS as u64))]
     pg_deals: usize,
+    /// Only the delivery benchmark: the 10,000-deal weekly briefing from
+    /// schedule tick to SMTP acceptance, and the scheduler's idle memory
+    /// (see `bench/src/deliveries.rs`).
+    #[arg(long)]
+    deliveries: bool,
+    /// Only the live-refresh benchmark: 10,000 deals in PostgreSQL followed
+    /// by `watch` with `refresh = "1s"`, UPDATE to briefing rewritten and
+    /// the cost of one check (see `bench/src/refresh.rs`).
+    #[arg(long)]
+    refresh: bool,
     /// Scratch folder (default: a new folder under the system temp dir).
     #[arg(long, value_name = "DIR")]
     scratch: Option<PathBuf>,
@@ -115,6 +133,16 @@ async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.pg {
         pg::run(&exe, &scratch, runs, args.pg_deals).await?;
+        std::fs::remove_dir_all(&scratch).ok();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.deliveries {
+        deliveries::run(&exe, &scratch).await?;
+        std::fs::remove_dir_all(&scratch).ok();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.refresh {
+        refresh::run(&exe, &scratch).await?;
         std::fs::remove_dir_all(&scratch).ok();
         return Ok(ExitCode::SUCCESS);
     }

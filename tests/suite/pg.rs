@@ -696,7 +696,7 @@ fn pg_alone_follows_the_data_too() {
             .unwrap_or_else(|_| panic!("a count: {out}"))
     };
     let before = count("deals");
-    // deal_features is computed once per snapshot and kept (pg/kept.rs):
+    // deal_features is computed once per snapshot and kept (pg::snapshot::KEPT_VIEWS):
     // read now, the old snapshot keeps it when the data change.
     let features_before = count("deal_features");
     let append = |file: &str, line: &str| {

@@ -12,7 +12,6 @@ pub mod auth;
 pub mod cancel;
 pub mod catalog;
 pub mod gate;
-pub mod kept;
 pub mod service;
 pub mod snapshot;
 pub mod tls;

@@ -6,7 +6,7 @@
 //! started with, so a rebuild swapping the tables under the server lets
 //! running queries finish on the old data while new ones see the new.
 
-use super::kept::{KeptView, KEPT_VIEWS};
+use crate::lazy_table::LazyTable;
 use crate::session::Session;
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
@@ -21,17 +21,27 @@ use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use futures_util::FutureExt;
 use std::sync::Arc;
 
+/// The views a snapshot computes once and keeps. A snapshot never changes,
+/// so a view over it gives every query the same rows; `deal_features` is
+/// costly (a window over the whole stage history) and is what tools pull
+/// whole, so it is served from rows kept after the first computation, as
+/// PostgreSQL would serve a materialised view. They are computed in the
+/// background as soon as a snapshot is published ([`Snapshot::warm`]); a
+/// query arriving earlier waits for that work, and should it fail, the
+/// first query to read the view makes the rows under its own limits.
+pub const KEPT_VIEWS: [&str; 1] = ["deal_features"];
+
 /// One frozen view of the pipeline.
 pub struct Snapshot {
     state: SessionState,
     /// The views this snapshot keeps once computed.
-    kept: Vec<Arc<KeptView>>,
+    kept: Vec<Arc<LazyTable>>,
 }
 
 impl Snapshot {
     /// Copies `session`'s tables, views and functions (the data itself is
     /// shared, not copied) into a catalog of their own and adds `pg_catalog`.
-    /// The costly views are kept once computed (see [`super::kept`]).
+    /// The costly views are kept once computed (see [`KEPT_VIEWS`]).
     pub fn of(session: &Session) -> Result<Snapshot, DataFusionError> {
         let source = session.ctx.state();
         let options = source.config().options();
@@ -55,7 +65,7 @@ impl Snapshot {
                     if let Some(Ok(Some(provider))) = tables.table(&table).now_or_never() {
                         let kept = KEPT_VIEWS
                             .contains(&table.as_str())
-                            .then(|| KeptView::of(provider.as_ref()))
+                            .then(|| LazyTable::of_view(provider.as_ref()))
                             .flatten();
                         match kept {
                             Some(kept) => {

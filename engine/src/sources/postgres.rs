@@ -234,41 +234,59 @@ pub async fn change_fingerprint(import: &ResolvedImport) -> Result<String, Sourc
 /// scan is), and that is no change. The header, then each row's hash in
 /// sorted order.
 fn content_fingerprint(label: &str, bytes: &[u8], path: &Path) -> Result<String, SourceError> {
-    let mut csv = csv::ReaderBuilder::new()
+    let mut csv = csv_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut hashes = RowHashes::default();
+    while csv.read_byte_record(&mut record).map_err(malformed(path))? {
+        hashes.add(&record);
+    }
+    Ok(hashes.finish(label))
+}
+
+fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes);
-    let mut record = csv::ByteRecord::new();
-    let mut rows: Vec<u128> = Vec::new();
-    let mut header = Vec::new();
-    let mut first = true;
-    while csv
-        .read_byte_record(&mut record)
-        .map_err(|e| SourceError::Malformed {
-            path: path.to_path_buf(),
-            line: 0,
-            message: e.to_string(),
-        })?
-    {
+        .from_reader(bytes)
+}
+
+fn malformed(path: &Path) -> impl Fn(csv::Error) -> SourceError + '_ {
+    move |e| SourceError::Malformed {
+        path: path.to_path_buf(),
+        line: 0,
+        message: e.to_string(),
+    }
+}
+
+/// The hashes behind [`content_fingerprint`], taken record by record so a
+/// load can fingerprint the rows while it reads them.
+#[derive(Default)]
+struct RowHashes {
+    header: Option<u128>,
+    rows: Vec<u128>,
+}
+
+impl RowHashes {
+    /// The header first, then each row.
+    fn add(&mut self, record: &csv::ByteRecord) {
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         for field in record.iter() {
             hasher.update(&(field.len() as u64).to_le_bytes());
             hasher.update(field);
         }
-        if first {
-            header = hasher.digest128().to_le_bytes().to_vec();
-            first = false;
-        } else {
-            rows.push(hasher.digest128());
+        let hash = hasher.digest128();
+        match self.header {
+            None => self.header = Some(hash),
+            Some(_) => self.rows.push(hash),
         }
     }
-    rows.sort_unstable();
-    let rows: Vec<u8> = rows.iter().flat_map(|h| h.to_le_bytes()).collect();
-    Ok(ml::trained::fingerprint(&[
-        label.as_bytes(),
-        &header,
-        &rows,
-    ]))
+
+    fn finish(mut self, label: &str) -> String {
+        self.rows.sort_unstable();
+        let rows: Vec<u8> = self.rows.iter().flat_map(|h| h.to_le_bytes()).collect();
+        let header = self.header.unwrap_or_default().to_le_bytes();
+        ml::trained::fingerprint(&[label.as_bytes(), &header, &rows])
+    }
 }
 
 /// Reads the import's table or query into `reader` and returns its report.
@@ -280,37 +298,40 @@ pub async fn read_postgres<'m>(
     let sql = import_sql(import)?;
     let (bytes, conn) = fetch(import, &sql).await?;
     let path = PathBuf::from(&conn.label);
-    let fingerprint = content_fingerprint(&conn.label, &bytes, &path)?;
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
+    let mut csv = csv_reader(&bytes);
     let mut record = csv::ByteRecord::new();
-    let malformed = |e: csv::Error| SourceError::Malformed {
-        path: path.clone(),
-        line: 0,
-        message: e.to_string(),
-    };
-    if !csv.read_byte_record(&mut record).map_err(malformed)? {
+    if !csv
+        .read_byte_record(&mut record)
+        .map_err(malformed(&path))?
+    {
         return Err(SourceError::Empty {
             path,
             expected: reader.expected_columns(),
         });
     }
+    let mut hashes = RowHashes::default();
+    hashes.add(&record);
     let header: Vec<String> = record
         .iter()
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    reader.begin(&import.mapping, &path, &header, fingerprint, true)?;
+    // The fingerprint is known once every row is read (see below).
+    reader.begin(&import.mapping, &path, &header, String::new(), true)?;
     reader.trusted_utf8 = std::str::from_utf8(&bytes).is_ok();
     if let Some(note) = conn.note {
         reader.load_mut().notes.push(note);
     }
     let mut row = 0;
-    while csv.read_byte_record(&mut record).map_err(malformed)? {
+    while csv
+        .read_byte_record(&mut record)
+        .map_err(malformed(&path))?
+    {
         row += 1;
+        hashes.add(&record);
         reader.read(&record, row, ctx);
     }
+    // The same fingerprint a refresh check takes (`change_fingerprint`).
+    reader.load_mut().fingerprint = hashes.finish(&conn.label);
     Ok(reader.end())
 }
 

@@ -13,14 +13,33 @@ pub struct ChildRun {
 }
 
 pub fn run_child(exe: &Path, args: &[&str], cwd: &Path) -> anyhow::Result<ChildRun> {
+    run_child_env(exe, args, cwd, &[])
+}
+
+/// [`run_child`] with `env` added to the child's environment.
+pub fn run_child_env(
+    exe: &Path,
+    args: &[&str],
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<ChildRun> {
     let started = Instant::now();
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .args(args)
         .current_dir(cwd)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
+    // Read while it runs: a child writing more than a pipe holds would
+    // otherwise wait for us while we wait for it.
+    let mut stderr = child.stderr.take().context("the child's stderr")?;
+    let said = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
@@ -35,8 +54,12 @@ pub fn run_child(exe: &Path, args: &[&str], cwd: &Path) -> anyhow::Result<ChildR
             std::io::Error::last_os_error()
         );
     }
+    let said = said.join().unwrap_or_default();
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("`revintel {}` failed (status {status})", args.join(" "));
+        bail!(
+            "`revintel {}` failed (status {status}): {said}",
+            args.join(" ")
+        );
     }
     // Linux reports ru_maxrss in KiB.
     Ok(ChildRun {

@@ -45,11 +45,7 @@ const MIB: f64 = (1u64 << 20) as f64;
 
 pub async fn run(exe: &Path, scratch: &Path) -> anyhow::Result<()> {
     let dir = scratch.join("deliveries");
-    std::fs::create_dir_all(dir.join("templates"))?;
-    std::fs::write(
-        dir.join("templates/weekly_briefing.md"),
-        crate::reports::WEEKLY_BRIEFING,
-    )?;
+    crate::reports::with_briefing(&dir)?;
     let server = Smtp::start(scratch)?;
     run_child(exe, &["seed", "--deals", "10000"], &dir)?;
     eprintln!("bench: first build (trains, backtests and caches scores; not measured) …");

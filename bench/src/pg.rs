@@ -321,7 +321,7 @@ async fn streaming(exe: &Path, dir: &Path, runs: usize, deals: usize) -> anyhow:
 
     println!("streaming `{FEATURES}` at {deals} deals (tokio-postgres, binary rows):");
     // The endpoint computes deal_features once per snapshot, in the
-    // background from its start (engine/src/pg/kept.rs): run 1 waits for
+    // background from its start (`KEPT_VIEWS` in engine/src/pg/snapshot.rs): run 1 waits for
     // whatever of that work is left; later runs are what any tool pulling
     // the view sees once it is ready.
     let mut ratios = Vec::with_capacity(runs);

@@ -28,7 +28,7 @@
 //!   the server (one rolled-back read-only transaction each), less the same
 //!   watch's idle CPU without a refresh.
 
-use crate::child::{median, ms, percentile};
+use crate::child::{median, ms, percentile, run_child_env};
 use crate::pg::{connect, Killed, Postgres, PASSWORD};
 use anyhow::{bail, Context};
 use rand::seq::SliceRandom;
@@ -85,11 +85,7 @@ impl Refresh {
 pub async fn run(exe: &Path, scratch: &Path) -> anyhow::Result<()> {
     let dir = scratch.join("refresh");
     let project = dir.join("project");
-    std::fs::create_dir_all(project.join("templates"))?;
-    std::fs::write(
-        project.join("templates/weekly_briefing.md"),
-        crate::reports::WEEKLY_BRIEFING,
-    )?;
+    crate::reports::with_briefing(&project)?;
     revintel(exe, &project, &["seed", "--deals", &DEALS.to_string()])?;
 
     // The deals into PostgreSQL; the seed's deals.csv goes, the rest stays.
@@ -358,24 +354,7 @@ password_env = "{PASSWORD_ENV}"
 
 /// `revintel ARGS` in `dir` with the database password; its wall time.
 fn revintel(exe: &Path, dir: &Path, args: &[&str]) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let out = Command::new(exe)
-        .args(args)
-        .current_dir(dir)
-        .env(PASSWORD_ENV, PASSWORD)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let wall = started.elapsed();
-    if !out.status.success() {
-        bail!(
-            "`revintel {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(wall)
+    Ok(run_child_env(exe, args, dir, &[(PASSWORD_ENV, PASSWORD)])?.wall)
 }
 
 fn thousands(n: u64) -> String {
@@ -622,32 +601,11 @@ impl Watch {
 
     /// Saves to `stage_history.csv`, one open deal's amount each.
     async fn file_edits(&mut self, dir: &Path) -> anyhow::Result<(Vec<Duration>, Vec<u64>)> {
-        let history = dir.join("seeds/stage_history.csv");
-        let text = std::fs::read_to_string(&history)?;
-        let mut rows: Vec<String> = text.lines().map(str::to_string).collect();
-        // Current rows of open deals: no exit date and not closed.
-        let open: Vec<usize> = rows
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(_, l)| {
-                let f: Vec<&str> = l.split(',').collect();
-                f.len() > 4 && f[3].is_empty() && !f[1].starts_with("Closed")
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if open.is_empty() {
-            bail!("no open deal in stage_history.csv");
-        }
+        let mut edits = crate::reports::HistoryEdits::of(dir)?;
         let (mut times, mut renders) = (Vec::new(), Vec::new());
         for edit in 0..UPDATES {
-            let row = open[(edit * 37) % open.len()];
-            let mut fields: Vec<String> = rows[row].split(',').map(str::to_string).collect();
-            let amount: f64 = fields[4].parse().unwrap_or(1000.0);
-            fields[4] = format!("{:.2}", amount + 100.0);
-            rows[row] = fields.join(",");
             let before = self.outputs();
-            std::fs::write(&history, rows.join("\n") + "\n")?;
+            edits.save(edit)?;
             let written = Instant::now();
             times.push(
                 self.rewritten(before, written, &format!("save {}", edit + 1))

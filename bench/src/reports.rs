@@ -13,17 +13,67 @@ use crate::open_session;
 use anyhow::Context;
 use reports::template::Template;
 use revintel::project::Project;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The shipped weekly briefing, as compiled into this binary.
 pub const WEEKLY_BRIEFING: &str = include_str!("../../templates/weekly_briefing.md");
 
+/// Puts the shipped weekly briefing in `dir`'s templates folder; its path.
+pub fn with_briefing(dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir.join("templates"))?;
+    let path = dir.join("templates/weekly_briefing.md");
+    std::fs::write(&path, WEEKLY_BRIEFING)?;
+    Ok(path)
+}
+
+/// Saves of `stage_history.csv`, each raising one open deal's amount by
+/// 100: the data edit the watch benchmarks time (a plain save, as an editor
+/// or a spreadsheet makes it).
+pub struct HistoryEdits {
+    path: PathBuf,
+    rows: Vec<String>,
+    /// Current rows of open deals: no exit date and not closed.
+    open: Vec<usize>,
+}
+
+impl HistoryEdits {
+    pub fn of(project: &Path) -> anyhow::Result<HistoryEdits> {
+        let path = project.join("seeds/stage_history.csv");
+        let rows: Vec<String> = std::fs::read_to_string(&path)?
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let open: Vec<usize> = rows
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, l)| {
+                let f: Vec<&str> = l.split(',').collect();
+                f.len() > 4 && f[3].is_empty() && !f[1].starts_with("Closed")
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if open.is_empty() {
+            anyhow::bail!("no open deal in {}", path.display());
+        }
+        Ok(HistoryEdits { path, rows, open })
+    }
+
+    /// Edit number `edit`: raises a deal's amount and saves the file.
+    pub fn save(&mut self, edit: usize) -> std::io::Result<()> {
+        let row = self.open[(edit * 37) % self.open.len()];
+        let mut fields: Vec<String> = self.rows[row].split(',').map(str::to_string).collect();
+        let amount: f64 = fields[4].parse().unwrap_or(1000.0);
+        fields[4] = format!("{:.2}", amount + 100.0);
+        self.rows[row] = fields.join(",");
+        std::fs::write(&self.path, self.rows.join("\n") + "\n")
+    }
+}
+
 pub async fn run(exe: &Path, scratch: &Path, runs: usize) -> anyhow::Result<()> {
     let dir = scratch.join("reports");
-    std::fs::create_dir_all(dir.join("templates"))?;
-    let template_path = dir.join("templates/weekly_briefing.md");
-    std::fs::write(&template_path, WEEKLY_BRIEFING)?;
+    let template_path = with_briefing(&dir)?;
     run_child(exe, &["seed", "--deals", "10000"], &dir)?;
     eprintln!("bench: first build (trains, backtests and caches scores; not measured) …");
     run_child(exe, &["build", "weekly_briefing"], &dir)?;
@@ -164,33 +214,15 @@ async fn watch_latency(exe: &Path, dir: &Path, cold_build: Duration) -> anyhow::
             break;
         }
     }
-    let history = dir.join("seeds/stage_history.csv");
     let html = dir.join("out/weekly_briefing.html");
     let pdf = dir.join("out/weekly_briefing.pdf");
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let text = std::fs::read_to_string(&history)?;
-    let mut rows: Vec<String> = text.lines().map(str::to_string).collect();
-    // Current rows of open deals: no exit date and not closed.
-    let open: Vec<usize> = rows
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, l)| {
-            let f: Vec<&str> = l.split(',').collect();
-            f.len() > 4 && f[3].is_empty() && !f[1].starts_with("Closed")
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let mut edits = HistoryEdits::of(dir)?;
     let mut latencies = Vec::new();
     let mut rebuilt_lines = 0;
     for edit in 0..20 {
-        let row = open[(edit * 37) % open.len()];
-        let mut fields: Vec<String> = rows[row].split(',').map(str::to_string).collect();
-        let amount: f64 = fields[4].parse().unwrap_or(1000.0);
-        fields[4] = format!("{:.2}", amount + 100.0);
-        rows[row] = fields.join(",");
         let (html_before, pdf_before) = (modified(&html), modified(&pdf));
-        std::fs::write(&history, rows.join("\n") + "\n")?;
+        edits.save(edit)?;
         let written = Instant::now();
         let deadline = written + Duration::from_secs(30);
         loop {

@@ -81,7 +81,8 @@ pub async fn attach(
     let verdict = crate::quality::verdict(&models, &project.accept_leaks);
     let cache = cache(project, session);
     scoring::register(session, &models, &cache).await?;
-    forecast_tables::register(session, &models, &cache).await?;
+    let record = crate::track_record::saved(&project.models_dir);
+    forecast_tables::register(session, &models, &cache, record).await?;
     let functions = match &verdict.withheld {
         Some(reason) => {
             for table in WITHHELD_TABLES {

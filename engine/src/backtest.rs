@@ -14,6 +14,12 @@
 //!   inputs at a cut-off are as of that cut-off.
 //! * **New pipeline known then**: learned at each cut-off from deals created
 //!   and won by it ([`ml::new_pipeline`]).
+//! * **Band known then**: the quarter-wide swing that widens the band
+//!   ([`ml::track_record`]) is learned from the misses of the quarters
+//!   already backtested, all of them over before the quarter being forecast
+//!   began (quarters run oldest first). The first quarter has none to learn
+//!   from: its band is the simulation's own. The live forecast learns from
+//!   the whole saved backtest.
 //! * **Baselines on the same cut-offs**: (a) the stage-weighted pipeline,
 //!   each open deal expected to close in the quarter times its stage's
 //!   historical win rate (deals closed before the quarter began), plus won to
@@ -37,6 +43,7 @@ use ml::features::ActivitySource;
 use ml::new_pipeline::{CreatedDeal, NewPipeline, Scales};
 use ml::simulation::{Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
 use ml::stages::{LOST, OPEN_STAGES, WON};
+use ml::track_record::{Miss, TrackRecord};
 use ml::trained::Models;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,8 +72,7 @@ pub enum BacktestError {
     Missing(String),
 }
 
-/// File under the models folder holding the last backtest, as Arrow IPC.
-pub const BACKTEST_FILE: &str = "backtest.arrow";
+pub use crate::track_record::BACKTEST_FILE;
 
 /// Quarters a backtest covers unless told otherwise.
 pub const DEFAULT_QUARTERS: usize = 8;
@@ -83,6 +89,12 @@ pub struct BacktestRow {
     pub existing_pipeline: f64,
     /// Expected revenue from deals not created yet.
     pub new_pipeline: f64,
+    /// Standard deviation of the revenue still to come with deals
+    /// independent: the simulation's own band, before the swing.
+    pub own_sd: f64,
+    /// Standard deviation of the quarter-wide swing applied (a fraction of
+    /// the revenue still to come; 0 when none was learned yet).
+    pub swing_sd: f64,
     pub p10: f64,
     pub p50: f64,
     pub p90: f64,
@@ -114,6 +126,18 @@ impl BacktestRow {
     /// P50 / actual − 1: positive when the forecast ran high.
     pub fn error(&self) -> f64 {
         (self.p50 - self.actual) / self.actual.abs().max(1e-9)
+    }
+
+    /// What this cut-off teaches later forecasts' bands.
+    pub fn miss(&self) -> Option<Miss> {
+        Miss::of(
+            self.period.start,
+            self.week,
+            self.won_to_date,
+            self.existing_pipeline + self.new_pipeline,
+            self.own_sd,
+            self.actual,
+        )
     }
 
     /// Mean pinball loss over P10, P50 and P90.
@@ -309,6 +333,8 @@ pub async fn run(
             .filter(|(d, _)| *d >= period.start && *d <= period.end)
             .map(|(_, a)| a)
             .sum();
+        // Every quarter in it ended before this one began.
+        let record = TrackRecord::new(out.rows.iter().filter_map(BacktestRow::miss).collect());
         for (w, cutoff) in weeks.into_iter().enumerate() {
             progress(
                 done,
@@ -317,7 +343,7 @@ pub async fn run(
             );
             out.rows.push(
                 forecast_at(
-                    full, &models, &history, &won, &rates, cutoff, period, actual,
+                    full, &models, &history, &won, &rates, &record, cutoff, period, actual,
                 )
                 .await
                 .map(|mut r| {
@@ -340,6 +366,7 @@ async fn forecast_at(
     history: &[CreatedDeal],
     won: &[(NaiveDate, f64)],
     rates: &HashMap<String, f64>,
+    record: &TrackRecord,
     cutoff: NaiveDate,
     period: Period,
     actual: f64,
@@ -371,7 +398,8 @@ async fn forecast_at(
         DEFAULT_SEED,
         format!("backtest-{cutoff}"),
     )
-    .with_new_pipeline(new_pipeline);
+    .with_new_pipeline(new_pipeline)
+    .with_track_record(record.clone());
     let sim = book.simulation(period);
     let won_to_date = sim.closed_won_to_date;
 
@@ -407,6 +435,8 @@ async fn forecast_at(
         won_to_date,
         existing_pipeline: sim.expected - sim.new_expected - won_to_date,
         new_pipeline: sim.new_expected,
+        own_sd: sim.own_sd,
+        swing_sd: sim.swing_sd,
         p10: sim.quantile(0.1),
         p50: sim.quantile(0.5),
         p90: sim.quantile(0.9),
@@ -522,6 +552,8 @@ pub fn to_batch(rows: &[BacktestRow]) -> RecordBatch {
         "won_to_date",
         "existing_pipeline",
         "new_pipeline",
+        "own_sd",
+        "swing_sd",
         "p10",
         "p50",
         "p90",
@@ -555,6 +587,8 @@ pub fn to_batch(rows: &[BacktestRow]) -> RecordBatch {
         f(&|r| r.won_to_date),
         f(&|r| r.existing_pipeline),
         f(&|r| r.new_pipeline),
+        f(&|r| r.own_sd),
+        f(&|r| r.swing_sd),
         f(&|r| r.p10),
         f(&|r| r.p50),
         f(&|r| r.p90),

@@ -1,6 +1,9 @@
 //! The forecast as tables: `forecast` and `forecast_by_group`, simulated
 //! from the scored deals (the book behind `forecast_quantile` too) and
-//! cached on disk per (data, models, periods, seed, simulations).
+//! cached on disk per (data, models, periods, seed, simulations, track
+//! record). The band's quarter-wide swing comes from the last backtest's
+//! misses (`crate::track_record`); before any backtest it is the
+//! simulation's own, and the `swing_cutoffs` column says 0.
 
 use crate::caches::Cache;
 use crate::scoring::{self, ScoringError};
@@ -14,6 +17,7 @@ use datafusion::catalog::MemTable;
 use ml::book::ForecastBook;
 use ml::new_pipeline::{CreatedDeal, NewPipeline, Scales};
 use ml::simulation::{OpenDeal, Part, Period, DEFAULT_SEED, DEFAULT_SIMULATIONS};
+use ml::track_record::TrackRecord;
 use ml::trained::Models;
 use std::sync::Arc;
 
@@ -37,9 +41,10 @@ struct Inputs {
     won: RecordBatch,
     history: RecordBatch,
     scales: Scales,
+    record: TrackRecord,
 }
 
-async fn inputs(session: &Session) -> Result<Inputs, ScoringError> {
+async fn inputs(session: &Session, record: TrackRecord) -> Result<Inputs, ScoringError> {
     let groups = DIMENSIONS
         .iter()
         .map(|(name, expr)| format!("{expr} AS {name}"))
@@ -66,6 +71,7 @@ async fn inputs(session: &Session) -> Result<Inputs, ScoringError> {
         won: session.batch(&won).await?,
         history,
         scales,
+        record,
     })
 }
 
@@ -188,6 +194,7 @@ fn book(as_of: NaiveDate, inputs: &Inputs, rows: Rows<'_>, key: &str) -> Forecas
         key.to_string(),
     )
     .with_new_pipeline(new_pipeline)
+    .with_track_record(inputs.record.clone())
 }
 
 fn schema(grouped: bool) -> Arc<Schema> {
@@ -210,6 +217,8 @@ fn schema(grouped: bool) -> Arc<Schema> {
         Field::new("existing_p90", DataType::Float64, false),
         Field::new("new_p10", DataType::Float64, false),
         Field::new("new_p90", DataType::Float64, false),
+        Field::new("swing_sd", DataType::Float64, false),
+        Field::new("swing_cutoffs", DataType::UInt64, false),
         Field::new("open_deals_counted", DataType::UInt64, false),
         Field::new("simulations", DataType::UInt64, false),
         Field::new("seed", DataType::UInt64, false),
@@ -262,6 +271,10 @@ fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
         f(&|s| s.part_quantile(Part::Existing, 0.9)),
         f(&|s| s.part_quantile(Part::New, 0.1)),
         f(&|s| s.part_quantile(Part::New, 0.9)),
+        f(&|s| s.swing_sd),
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(
+            |(_, b, p)| b.track_record.swing(b.as_of, *p).cutoffs as u64,
+        ))),
         Arc::new(UInt64Array::from_iter_values(
             sims.iter().map(|(s, _, _)| s.open_deals_counted as u64),
         )),
@@ -279,19 +292,22 @@ fn table(rows: &[ForecastRow<'_>]) -> RecordBatch {
 /// (this quarter by owner, team and segment), and keeps the book (which
 /// `forecast_quantile` reads) in `session.forecast`; a book already there
 /// (an earlier session's, see [`Session::continue_from`]) is where the
-/// simulations start from.
+/// simulations start from. `record` (the last backtest's misses) sets the
+/// band's quarter-wide swing.
 pub async fn register(
     session: &mut Session,
     models: &Models,
     cache: &Cache,
+    record: TrackRecord,
 ) -> Result<(), ScoringError> {
     let this_quarter = Period::quarter_of(session.as_of);
     let periods = [this_quarter, this_quarter.next_quarter()];
     let key = ml::trained::fingerprint(&[
         scoring::cache_key(session, models).as_bytes(),
         format!("{periods:?}/{DEFAULT_SIMULATIONS}/{DEFAULT_SEED}").as_bytes(),
+        record.key().as_bytes(),
     ]);
-    let inputs = inputs(session).await?;
+    let inputs = inputs(session, record).await?;
     let mut all = book(session.as_of, &inputs, Rows::All, &key);
     if let Some(earlier) = &session.forecast {
         all = all.reusing(earlier);
@@ -347,6 +363,7 @@ pub async fn register(
     let forecast: Arc<dyn datafusion::catalog::TableProvider> =
         Arc::new(MemTable::try_new(forecast.schema(), vec![vec![forecast]])?);
     for (name, table) in [("forecast_by_group", grouped), ("forecast", forecast)] {
+        let _ = session.ctx.deregister_table(name);
         session.ctx.register_table(name, table)?;
     }
     Ok(())

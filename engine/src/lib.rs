@@ -15,7 +15,8 @@
 //! - **Models:** [`models`] (present, trained), [`caches`] (computed tables
 //!   kept on disk), [`scoring`] and [`forecast_tables`] (the scored deals and
 //!   the forecast as tables), [`attach`] (models onto a session),
-//!   [`backtest`] (past forecasts against what was won).
+//!   [`backtest`] (past forecasts against what was won), [`track_record`]
+//!   (the saved backtest as the band's record of misses).
 //! - **Use:** [`open`] (the one way to get a ready session), [`build`]
 //!   (templates to HTML and PDF), [`live`] (rebuilding as files change, and
 //!   serving).
@@ -48,4 +49,5 @@ pub mod seed;
 pub mod session;
 pub mod settings;
 pub mod sources;
+pub mod track_record;
 pub mod withheld_table;

@@ -176,6 +176,8 @@ pub async fn register(
         batch.schema(),
         vec![vec![batch.clone()]],
     )?);
+    // Attaching again (after a backtest) replaces the table.
+    let _ = session.ctx.deregister_table("deal_scores");
     session.ctx.register_table("deal_scores", table)?;
     session.scores = Some(batch);
     register_views(session).await

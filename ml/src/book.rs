@@ -5,6 +5,7 @@
 
 use crate::new_pipeline::NewPipeline;
 use crate::simulation::{simulate_from, OpenDeal, Period, Simulation};
+use crate::track_record::TrackRecord;
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,8 @@ pub struct ForecastBook {
     pub seed: u64,
     /// Revenue expected from deals not created yet.
     pub new_pipeline: NewPipeline,
+    /// Past forecasts' misses, which set the band's quarter-wide swing.
+    pub track_record: TrackRecord,
     /// Identifies the inputs (data, models, seed): equal keys, equal answers.
     pub key: String,
     cache: Mutex<HashMap<Period, Arc<Simulation>>>,
@@ -54,6 +57,7 @@ impl ForecastBook {
             simulations,
             seed,
             new_pipeline: NewPipeline::none(),
+            track_record: TrackRecord::default(),
             key,
             cache: Mutex::new(HashMap::new()),
             earlier: HashMap::new(),
@@ -63,6 +67,13 @@ impl ForecastBook {
     /// This book, with revenue from deals not created yet (none by default).
     pub fn with_new_pipeline(mut self, new_pipeline: NewPipeline) -> Self {
         self.new_pipeline = new_pipeline;
+        self
+    }
+
+    /// This book, with the quarter-wide swing learned from `record` (none
+    /// by default). The caller keeps `key` telling records apart.
+    pub fn with_track_record(mut self, record: TrackRecord) -> Self {
+        self.track_record = record;
         self
     }
 
@@ -111,7 +122,12 @@ impl ForecastBook {
                     self.new_pipeline
                         .draws(self.as_of, period, self.simulations, self.seed);
                 let expected = self.new_pipeline.expected(self.as_of, period);
-                Arc::new(existing.adding_new(draws, expected))
+                let swing = self.track_record.swing(self.as_of, period);
+                Arc::new(
+                    existing
+                        .adding_new(draws, expected)
+                        .with_swing(swing.variance, self.seed),
+                )
             })
             .clone()
     }

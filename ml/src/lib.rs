@@ -11,7 +11,8 @@
 //! - [`leaks`]: the guard against a model that is too good to be true.
 //! - [`drivers`]: SHAP contributions in words, with suggested actions.
 //! - [`simulation`]: the Monte Carlo revenue forecast; [`book`]: a
-//!   pipeline's simulations, run once per period.
+//!   pipeline's simulations, run once per period; [`track_record`]: how
+//!   far past forecasts missed, which widens the band.
 //! - [`functions`]: the SQL functions (`win_prob`, `shap_top`, `risk_score`,
 //!   `forecast_quantile`), one per file, registered from one list.
 //! - [`stages`], [`time`]: the canonical funnel and Arrow's calendar days.
@@ -31,5 +32,6 @@ pub mod new_pipeline;
 pub mod simulation;
 pub mod stages;
 pub mod time;
+pub mod track_record;
 pub mod train;
 pub mod trained;

@@ -159,11 +159,22 @@ pub struct Simulation {
     pub new_samples: Vec<f64>,
     /// Analytic expectation of the new pipeline (part of `expected`).
     pub new_expected: f64,
+    /// Standard deviation of the revenue still to come (open and new
+    /// pipeline) over the runs, deals independent: the band's own width,
+    /// before any quarter-wide swing.
+    pub own_sd: f64,
+    /// Standard deviation of the quarter-wide factor the revenue still to
+    /// come is scaled by in each run (0: none; see [`Simulation::with_swing`]).
+    pub swing_sd: f64,
     /// The runs behind `samples`, kept so that a later simulation of nearly
     /// the same deals can update them (see [`simulate_from`]).
     runs: Runs,
     /// What every run starts from: won to date plus the sure wins.
     base: f64,
+    /// Revenue from deals not created yet, in run order (empty: none).
+    new_runs: Vec<f64>,
+    /// Each run's quarter-wide factor (empty: none).
+    factors: Vec<f64>,
 }
 
 impl Simulation {
@@ -193,24 +204,86 @@ impl Simulation {
         if draws.len() != self.runs.totals.len() {
             return self;
         }
-        let base = self.base;
-        let mut samples: Vec<f64> = self
-            .runs
-            .totals
-            .iter()
-            .zip(&draws)
-            .map(|(&t, &n)| base + t as f64 / 100.0 * self.runs.unit + n)
-            .collect();
-        samples.sort_by(f64::total_cmp);
-        let mut new = draws;
-        new.sort_by(f64::total_cmp);
-        self.samples = samples;
-        self.new_samples = new;
+        self.new_runs = draws;
         self.new_expected = expected_new;
         self.expected += expected_new;
+        self.tally();
         self
     }
+
+    /// This simulation with a quarter-wide swing: in each run, the revenue
+    /// still to come (open and new pipeline; won to date is known) is
+    /// scaled by one factor, lognormal with mean 1 and variance `variance`,
+    /// drawn from its own stream of `seed`. Deals no longer move
+    /// independently in a run, which is what widens the band; the
+    /// expectation stays. See [`crate::track_record`] for where the
+    /// variance comes from.
+    pub fn with_swing(mut self, variance: f64, seed: u64) -> Simulation {
+        if !(variance > 0.0 && variance.is_finite()) {
+            return self;
+        }
+        // ln F ~ N(−σ²/2, σ²) with σ² = ln(1 + variance): E F = 1, Var F = variance.
+        let sigma2 = variance.ln_1p();
+        let sigma = sigma2.sqrt();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(SWING_STREAM);
+        self.factors = (0..self.runs.totals.len())
+            .map(|_| {
+                let z: f64 = rng.sample(rand_distr::StandardNormal);
+                (sigma * z - sigma2 / 2.0).exp()
+            })
+            .collect();
+        self.swing_sd = variance.sqrt();
+        self.tally();
+        self
+    }
+
+    /// Samples of the total and its parts from the runs, the new draws and
+    /// the factors.
+    fn tally(&mut self) {
+        let won = self.closed_won_to_date;
+        let runs = self.runs.totals.len();
+        let (mut total, mut existing, mut new) = (
+            Vec::with_capacity(runs),
+            Vec::with_capacity(runs),
+            Vec::with_capacity(runs),
+        );
+        let mut remainings = Vec::with_capacity(runs);
+        for (j, &t) in self.runs.totals.iter().enumerate() {
+            let drawn = t as f64 / 100.0 * self.runs.unit;
+            let fresh = self.new_runs.get(j).copied().unwrap_or(0.0);
+            let remaining = self.base - won + drawn + fresh;
+            remainings.push(remaining);
+            match self.factors.get(j) {
+                Some(&f) => {
+                    total.push(won + f * remaining);
+                    existing.push(won + f * (self.base - won + drawn));
+                }
+                None => {
+                    total.push(self.base + drawn + fresh);
+                    existing.push(self.base + drawn);
+                }
+            }
+            if !self.new_runs.is_empty() {
+                new.push(self.factors.get(j).map_or(fresh, |f| f * fresh));
+            }
+        }
+        for v in [&mut total, &mut existing, &mut new] {
+            v.sort_by(f64::total_cmp);
+        }
+        // Two passes: a sum of squares of large amounts loses the spread.
+        let n = runs.max(1) as f64;
+        let mean = remainings.iter().sum::<f64>() / n;
+        self.own_sd = (remainings.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+        self.samples = total;
+        self.existing_samples = existing;
+        self.new_samples = new;
+    }
 }
+
+/// RNG stream of the quarter-wide factors (the open deals use streams 0…,
+/// the new pipeline 2⁴⁰).
+const SWING_STREAM: u64 = (1 << 40) + 1;
 
 /// Which part of the revenue a quantile is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,24 +442,23 @@ fn prepare(
 
 impl Prepared {
     fn finish(self) -> Simulation {
-        let mut samples: Vec<f64> = self
-            .runs
-            .totals
-            .iter()
-            .map(|&t| self.base + t as f64 / 100.0 * self.runs.unit)
-            .collect();
-        samples.sort_by(f64::total_cmp);
-        Simulation {
-            existing_samples: samples.clone(),
-            samples,
+        let mut sim = Simulation {
+            existing_samples: Vec::new(),
+            samples: Vec::new(),
             closed_won_to_date: self.closed_won_to_date,
             expected: self.expected,
             open_deals_counted: self.counted,
             new_samples: Vec::new(),
             new_expected: 0.0,
+            own_sd: 0.0,
+            swing_sd: 0.0,
             runs: self.runs,
             base: self.base,
-        }
+            new_runs: Vec::new(),
+            factors: Vec::new(),
+        };
+        sim.tally();
+        sim
     }
 }
 
@@ -800,6 +872,62 @@ mod tests {
             ),
             simulate(&edited, as_of, quarter(), 500.0, 1_000, seed)
         );
+    }
+
+    #[test]
+    fn a_swing_widens_the_band_around_the_same_expectation() {
+        let deals = spread_deals(400);
+        let (as_of, won) = (day("2026-10-05"), 50_000.0);
+        let plain = simulate(&deals, as_of, quarter(), won, 20_000, 3);
+        let v = 0.04;
+        let swung = plain.clone().with_swing(v, 3);
+        assert_eq!(swung.swing_sd, 0.2);
+        assert_eq!(swung.own_sd, plain.own_sd);
+        assert_eq!(swung.expected, plain.expected);
+        // Won to date is known: no run falls below it.
+        assert!(swung.samples.iter().all(|&r| r >= won));
+        // Scaling the remaining R by F (mean 1, variance v, independent):
+        // Var = s²(1 + v) + v·R², with s the band's own standard deviation.
+        let remaining = plain.expected - won;
+        let sd = |s: &Simulation| {
+            let m = s.mean();
+            (s.samples.iter().map(|r| (r - m).powi(2)).sum::<f64>() / s.samples.len() as f64).sqrt()
+        };
+        let want = (plain.own_sd.powi(2) * (1.0 + v) + v * remaining.powi(2)).sqrt();
+        assert!((sd(&plain) - plain.own_sd).abs() < 1e-6 * plain.own_sd);
+        assert!(
+            (sd(&swung) / want - 1.0).abs() < 0.05,
+            "{} vs {want}",
+            sd(&swung)
+        );
+        assert!((swung.mean() / plain.mean() - 1.0).abs() < 0.01);
+        assert!(
+            swung.quantile(0.9) - swung.quantile(0.1)
+                > 1.3 * (plain.quantile(0.9) - plain.quantile(0.1))
+        );
+        // Same seed, same runs; no swing, no change.
+        assert_eq!(swung, plain.clone().with_swing(v, 3));
+        assert_eq!(plain.clone().with_swing(0.0, 3), plain);
+    }
+
+    #[test]
+    fn a_swing_scales_both_parts_of_a_run_alike() {
+        let deals = spread_deals(100);
+        let as_of = day("2026-10-05");
+        let sims = 4_000;
+        let plain = simulate(&deals, as_of, quarter(), 0.0, sims, 5);
+        let new: Vec<f64> = (0..sims).map(|j| 1_000.0 + j as f64).collect();
+        let both = plain.clone().adding_new(new, 2_999.5).with_swing(0.25, 5);
+        let other_order = plain
+            .with_swing(0.25, 5)
+            .adding_new((0..sims).map(|j| 1_000.0 + j as f64).collect(), 2_999.5);
+        assert_eq!(both, other_order);
+        // The new part swings with the rest: its band widens too.
+        let unswung = simulate(&deals, as_of, quarter(), 0.0, sims, 5)
+            .adding_new((0..sims).map(|j| 1_000.0 + j as f64).collect(), 2_999.5);
+        let band = |s: &Simulation, part| s.part_quantile(part, 0.9) - s.part_quantile(part, 0.1);
+        assert!(band(&both, Part::New) > 1.2 * band(&unswung, Part::New));
+        assert!(band(&both, Part::Existing) > 1.2 * band(&unswung, Part::Existing));
     }
 
     #[test]

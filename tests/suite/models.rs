@@ -9,6 +9,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::Float64Type;
 use ml::encoding::{feature_columns, MODEL_FEATURES, N_FEATURES};
+use ml::track_record::TrackRecord;
 use ml::trained::Models;
 use ml::trained::{ModelError, WinProbModel};
 use revintel::project::Project;
@@ -265,6 +266,7 @@ async fn trained_models_behave() {
 
     forecast_tables_agree(&session).await;
     forecast_shows_its_parts(&session).await;
+    the_band_learns_its_swing_from_the_saved_backtest(&session, &project).await;
     incremental_scoring_equals_full(&project, &m).await;
     broken_models_are_named(&project.models_dir);
     model_files_are_one_unit(&project.models_dir);
@@ -644,6 +646,16 @@ async fn backtest_forecasts_every_week_against_what_was_won_and_both_baselines()
         assert!(r.stage_weighted >= r.won_to_date);
         assert!(r.won_to_date <= r.crm_p50 && r.crm_p50 <= r.crm_p90);
     }
+    // The band's swing is known-then: the first quarter had no earlier
+    // one to learn from; the second learned from the first's misses alone.
+    assert!(rows[..13]
+        .iter()
+        .all(|r| r.swing_sd == 0.0 && r.own_sd > 0.0));
+    let first = TrackRecord::new(rows[..13].iter().filter_map(|r| r.miss()).collect());
+    assert_eq!(first.len(), 13);
+    for r in &rows[13..] {
+        assert_eq!(r.swing_sd, first.swing_at_week(r.week).sd(), "{r:?}");
+    }
     // New pipeline is expected early in a quarter and runs out by its end.
     assert!(rows[0].new_pipeline > 0.0);
     assert!(rows[0].new_pipeline > rows[12].new_pipeline);
@@ -658,6 +670,106 @@ async fn backtest_forecasts_every_week_against_what_was_won_and_both_baselines()
     later.as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
     let later_session = Session::open(&later).await.unwrap();
     assert!(!revintel::backtest::is_current(&later, &later_session));
+}
+
+/// The forecast's band widens by the quarter-wide swing its saved backtest
+/// shows, learned from the weeks near today's, around the same expectation;
+/// the tables, `forecast_quantile` and the cache follow the saved record.
+async fn the_band_learns_its_swing_from_the_saved_backtest(session: &Session, project: &Project) {
+    let this = "FROM forecast WHERE period_start = DATE '2026-10-01'";
+    let next = "FROM forecast WHERE period_start = DATE '2027-01-01'";
+    async fn read(session: &Session, what: &str, from: &str) -> f64 {
+        floats(session, &format!("SELECT {what} {from}")).await[0].unwrap()
+    }
+    assert_eq!(
+        read(session, "swing_cutoffs", this).await,
+        0.0,
+        "no backtest yet"
+    );
+    assert_eq!(read(session, "swing_sd", this).await, 0.0);
+    async fn band(session: &Session, from: &str) -> f64 {
+        read(session, "p90", from).await - read(session, "p10", from).await
+    }
+    let before = (
+        read(session, "expected", this).await,
+        band(session, this).await,
+    );
+    let next_before = read(session, "p90", next).await;
+
+    // Past forecasts, three quarters at weeks 4 to 10, that missed by half
+    // either way (their own band allowed ±10%).
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let mut rows = Vec::new();
+    for (q, start) in ["2026-01-01", "2026-04-01", "2026-07-01"]
+        .iter()
+        .enumerate()
+    {
+        for week in 4..=10u32 {
+            let period = ml::simulation::Period::quarter_of(day(start));
+            let up = (q + week as usize).is_multiple_of(2);
+            rows.push(revintel::backtest::BacktestRow {
+                cutoff: period.start + chrono::Duration::days(7 * week as i64),
+                period,
+                week,
+                won_to_date: 1e6,
+                existing_pipeline: 3e6,
+                new_pipeline: 1e6,
+                own_sd: 4e5,
+                swing_sd: 0.0,
+                p10: 4.5e6,
+                p50: 5e6,
+                p90: 5.5e6,
+                actual: if up { 7e6 } else { 3e6 },
+                stage_weighted: 5e6,
+                crm_p50: 4e6,
+                crm_p90: 6e6,
+            });
+        }
+    }
+    let record = TrackRecord::new(rows.iter().filter_map(|r| r.miss()).collect());
+    let backtest = revintel::backtest::Backtest {
+        rows,
+        ..Default::default()
+    };
+    revintel::backtest::save(project, &backtest).unwrap();
+    let mut after = Session::open(project).await.unwrap();
+    attach::attach(
+        &mut after,
+        project,
+        Models::load(&project.models_dir).unwrap(),
+    )
+    .await
+    .unwrap();
+    // 23 Nov is week 7 of its quarter: the cut-offs of weeks 5 to 9 count.
+    let swing = record.swing_at_week(7);
+    assert_eq!(swing.cutoffs, 15);
+    assert_eq!(read(&after, "swing_cutoffs", this).await, 15.0);
+    assert_eq!(read(&after, "swing_sd", this).await, swing.sd());
+    assert!(
+        swing.sd() > 0.4,
+        "misses of ±50% against ±10%: {}",
+        swing.sd()
+    );
+    let (expected, wider) = (
+        read(&after, "expected", this).await,
+        band(&after, this).await,
+    );
+    assert_eq!(expected, before.0, "the swing moves no expectation");
+    assert!(wider > 1.5 * before.1, "{wider} vs {}", before.1);
+    assert_eq!(
+        floats(&after, "SELECT forecast_quantile(0.9)").await[0].unwrap(),
+        read(&after, "p90", this).await
+    );
+    // The next quarter, forecast from before it starts, is its week 0:
+    // no cut-off of weeks 0 to 2 in this record, so no swing.
+    assert_eq!(read(&after, "swing_cutoffs", next).await, 0.0);
+    assert_eq!(read(&after, "p90", next).await, next_before);
+    for file in [
+        revintel::backtest::BACKTEST_FILE,
+        revintel::backtest::SKIPPED_FILE,
+    ] {
+        std::fs::remove_file(project.models_dir.join(file)).unwrap();
+    }
 }
 
 /// The quarter's forecast in its parts (won, open deals, deals not created

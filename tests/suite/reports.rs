@@ -230,6 +230,12 @@ fn weekly_briefing_pdf_states_the_sql_figures() {
         weeks >= 96,
         "the build ran the backtest at every week of 8 quarters: {weeks}"
     );
+    // The band holds what it says: about 80% of past weeks inside P10–P90
+    // (64% before it learned the quarter-wide swing from earlier quarters).
+    assert!(
+        inside as f64 >= 0.75 * weeks as f64,
+        "the P10–P90 band held the actual in only {inside} of {weeks} weeks"
+    );
     let bias = number(dir, "SELECT avg(error_p50) FROM backtest");
     let sentence = format!(
         "held the actual in {inside} of {weeks} weeks (every week of the last 8 quarters, forecast as it stood), and P50 ran on average {:.1}% {}",

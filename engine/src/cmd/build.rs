@@ -105,7 +105,7 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
 
     let needs_models = templates.iter().any(build::uses_models);
     let _lock = super::write_lock(project, "build")?;
-    let session = open_session(
+    let mut session = open_session(
         project,
         if needs_models {
             ModelUse::Required
@@ -114,7 +114,7 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
         },
     )
     .await?;
-    ensure_backtest(&session, project, &templates).await?;
+    ensure_backtest(&mut session, project, &templates).await?;
 
     let formats: Option<Vec<OutputFormat>> =
         (!args.format.is_empty()).then(|| args.format.iter().map(|&f| f.into()).collect());
@@ -147,9 +147,10 @@ pub async fn run(project: &Project, args: BuildArgs) -> anyhow::Result<ExitCode>
 }
 
 /// Runs the backtest when a template reads it and none was run yet on this
-/// data, so the briefing can state how well past forecasts held up.
+/// data, so the briefing can state how well past forecasts held up; the
+/// forecast is then made again, its band learning from the new record.
 pub(super) async fn ensure_backtest(
-    session: &Session,
+    session: &mut Session,
     project: &Project,
     templates: &[Template],
 ) -> anyhow::Result<()> {
@@ -175,6 +176,11 @@ pub(super) async fn ensure_backtest(
                 );
             }
             revintel::backtest::save(project, &result)?;
+            if let Some(models) = session.models.clone() {
+                revintel::attach::attach(session, project, models)
+                    .await
+                    .context("forecasting with the backtest's record")?;
+            }
             revintel::backtest::register(session, project)
                 .await
                 .context("registering the backtest")?;
@@ -224,7 +230,7 @@ fn kib(bytes: u64) -> String {
 
 /// [`ensure_backtest`] for the one template at `path` (a delivery's).
 pub(super) async fn ensure_backtest_for(
-    session: &Session,
+    session: &mut Session,
     project: &Project,
     path: &std::path::Path,
 ) -> anyhow::Result<()> {

@@ -64,10 +64,10 @@ pub async fn run(project: &Project, args: DeliverArgs) -> anyhow::Result<ExitCod
         return status(project, &deliveries);
     }
     let _lock = write_lock(project, "deliver")?;
-    let session = open_session(project, model_use(project, &deliveries)?).await?;
+    let mut session = open_session(project, model_use(project, &deliveries)?).await?;
     let mut failed = false;
     for d in deliveries {
-        ensure_backtest_for(&session, project, &delivery::template_path(project, d)).await?;
+        ensure_backtest_for(&mut session, project, &delivery::template_path(project, d)).await?;
         let period = delivery::period(d, chrono::Utc::now(), session.as_of);
         let outgoing = delivery::prepare(&session, project, d, &period).await?;
         for o in &outgoing {

@@ -171,10 +171,10 @@ async fn pass(
     }
     let _lock = write_lock(project, "schedule")?;
     let chosen: Vec<_> = to_send.iter().map(|(d, _)| *d).collect();
-    let session = open_session(project, model_use(project, &chosen)?).await?;
+    let mut session = open_session(project, model_use(project, &chosen)?).await?;
     let mut ok = true;
     for (d, period) in to_send {
-        ensure_backtest_for(&session, project, &delivery::template_path(project, d)).await?;
+        ensure_backtest_for(&mut session, project, &delivery::template_path(project, d)).await?;
         for o in delivery::prepare(&session, project, d, &period).await? {
             let who = format!("{} ({})", d.name, o.audience.key);
             match delivery::send(&path, d, &period, &o, false, 1).await? {
